@@ -1,0 +1,276 @@
+"""One compile of one benchmark: the interactive session (a compiler asking decisions over its
+channel), the baseline compile with LLVM's own heuristic, and the artifacts rewards ask for.
+
+Each compile runs in a private temporary directory that `close()` removes; the compiler runs in
+its own process group, so closing kills it and anything it started.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rewards.base import Artifact, CompiledModule
+
+from mlgo_env.corpus import OPT_LEVELS, Benchmark, sanitize_command
+from mlgo_env.errors import CompilerCrashed, CompilerError, CompilerTimeout, EpisodeOver, MlgoEnvError
+from mlgo_env.programs import link_program
+from mlgo_env.protocol import Channel, ChannelHeader, Decision
+from mlgo_env.tasks import Task
+from mlgo_env.toolchain import Toolchain
+
+__all__ = ["CompileOptions", "compile_command", "artifact_flags", "InteractiveCompile", "compile_baseline"]
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """How to compile: optimisation level override, artifacts to prepare, timeouts."""
+
+    opt_level: str | None = None
+    artifacts: Artifact = Artifact.OBJECT
+    decision_timeout: float = 60.0
+    compile_timeout: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.opt_level is not None and self.opt_level not in OPT_LEVELS:
+            raise ValueError(f"opt_level must be one of {OPT_LEVELS}, got {self.opt_level!r}")
+
+
+def artifact_flags(artifacts: Artifact) -> list[str]:
+    """clang options that make the object carry what `artifacts` asks for."""
+    flags: list[str] = []
+    if Artifact.BB_ADDR_MAP in artifacts:
+        flags += ["-fbasic-block-address-map", "-mllvm", "-pgo-analysis-map=func-entry-count,bb-freq,br-prob"]
+    return flags
+
+
+def compile_command(
+    toolchain: Toolchain, benchmark: Benchmark, output: Path, options: CompileOptions, extra: list[str]
+) -> list[str]:
+    """The clang command that compiles `benchmark`'s bitcode to the object `output`."""
+    recorded = sanitize_command(benchmark.options)
+    if options.opt_level is not None:
+        recorded = [o for o in recorded if o not in OPT_LEVELS] + [options.opt_level]
+    if benchmark.is_cc1:
+        command = [str(toolchain.clang), *recorded, "-emit-obj", "-x", "ir", str(benchmark.bitcode)]
+    else:
+        command = [str(toolchain.clang), *recorded, "-c", "-x", "ir", str(benchmark.bitcode)]
+    return [*command, *artifact_flags(options.artifacts), *extra, "-o", str(output)]
+
+
+class _Workdir:
+    """A private temporary directory that removes itself."""
+
+    def __init__(self, root: Path | None, prefix: str) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+        os.chmod(self.path, 0o700)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
+        pass
+
+
+def _prepare(
+    toolchain: Toolchain, benchmark: Benchmark, workdir: Path, object_path: Path, artifacts: Artifact
+) -> CompiledModule:
+    module = CompiledModule(
+        benchmark=benchmark.uri,
+        object_path=object_path,
+        toolchain=toolchain,
+        workdir=workdir,
+        artifacts=artifacts,
+        program=benchmark.program,
+        bitcode_path=benchmark.bitcode,
+    )
+    if Artifact.EXECUTABLE in artifacts:
+        if benchmark.program is None:
+            raise MlgoEnvError(f"{benchmark.uri} has no program description: it cannot be linked and run")
+        module.executable_path = link_program(
+            toolchain, [object_path], benchmark.program, workdir / f"{object_path.stem}.exe"
+        )
+    return module
+
+
+def compile_baseline(
+    toolchain: Toolchain, benchmark: Benchmark, options: CompileOptions, workdir: Path
+) -> CompiledModule:
+    """Compile `benchmark` with LLVM's own heuristics (no advisor) into `workdir`."""
+    output = workdir / "baseline.o"
+    command = compile_command(toolchain, benchmark, output, options, [])
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=options.compile_timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise CompilerTimeout(f"baseline compile of {benchmark.uri} took over {options.compile_timeout:.0f} s") from exc
+    if result.returncode != 0:
+        raise CompilerCrashed(f"baseline compile of {benchmark.uri} failed (status {result.returncode})", result.stderr)
+    return _prepare(toolchain, benchmark, workdir, output, options.artifacts)
+
+
+class InteractiveCompile:
+    """A compiler process asking one task's decisions over its channel, one `step` per decision.
+
+    Usage: `start()` returns the first observation (or None if the compiler asked nothing);
+    `step(action)` answers it and returns the next one (None when the compiler finished);
+    `result()` gives the compiled module; `close()` always cleans up.
+    """
+
+    def __init__(
+        self,
+        toolchain: Toolchain,
+        benchmark: Benchmark,
+        task: Task,
+        options: CompileOptions,
+        include_default: bool = False,
+        workdir_root: Path | None = None,
+    ) -> None:
+        self.toolchain = toolchain
+        self.benchmark = benchmark
+        self.task = task
+        self.options = options
+        self.include_default = include_default
+        self._workdir = _Workdir(workdir_root, "mlgo-session-")
+        self.workdir = self._workdir.path
+        self.object_path = self.workdir / f"{benchmark.name.replace('/', '_')}.o"
+        self.stderr_path = self.workdir / "compiler.stderr"
+        self.process: subprocess.Popen | None = None
+        self.channel: Channel | None = None
+        self.observation: dict[str, np.ndarray] | None = None
+        self.context: tuple[str, ...] = ()
+        self.decisions = 0
+        self.done = False
+        self.started_at = 0.0
+        self.compile_seconds = 0.0
+
+    @property
+    def header(self) -> ChannelHeader:
+        """The channel header (after `start`)."""
+        assert self.channel is not None and self.channel.header is not None
+        return self.channel.header
+
+    def stderr(self) -> str:
+        """What the compiler printed on stderr so far."""
+        try:
+            return self.stderr_path.read_text(errors="replace")[-20000:]
+        except FileNotFoundError:
+            return ""
+
+    def start(self) -> dict[str, np.ndarray] | None:
+        """Start the compiler and return its first observation (None if it asks nothing)."""
+        base = self.workdir / "channel"
+        self.channel = Channel(base, alive=lambda: self.process is not None and self.process.poll() is None,
+                               timeout=self.options.decision_timeout)
+        extra = self.task.channel_flags(base, self.include_default)
+        command = compile_command(self.toolchain, self.benchmark, self.object_path, self.options, extra)
+        self.started_at = time.monotonic()
+        with open(self.stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                cwd=self.workdir, start_new_session=True,
+            )  # fmt: skip
+        try:
+            self.channel.read_header()
+        except CompilerCrashed:
+            self._finish()  # raises with the compiler's own message when it failed
+            self.close()
+            raise
+        except MlgoEnvError:
+            self.close()
+            raise
+        return self._advance()
+
+    def _advance(self) -> dict[str, np.ndarray] | None:
+        assert self.channel is not None
+        try:
+            decision: Decision | None = self.channel.next_decision()
+        except CompilerTimeout as exc:
+            stderr = self.stderr()
+            self.close()
+            raise CompilerTimeout(str(exc), stderr) from None
+        except MlgoEnvError:
+            stderr = self.stderr()
+            self.close()
+            if stderr:
+                raise CompilerCrashed(f"the compiler failed while compiling {self.benchmark.uri}", stderr) from None
+            raise
+        if decision is None:
+            self._finish()
+            self.observation = None
+            return None
+        self.context = decision.context
+        self.observation = self.header.decode(decision.raw)
+        return self.observation
+
+    def step(self, action: object) -> dict[str, np.ndarray] | None:
+        """Answer the pending decision with `action`; the next observation or None when done.
+
+        Raises:
+            EpisodeOver: the compile already finished.
+            InvalidAction: `action` is illegal here (nothing is sent; the episode goes on).
+        """
+        if self.done or self.observation is None or self.channel is None:
+            raise EpisodeOver(f"the compile of {self.benchmark.uri} is over: reset to start another")
+        advice = self.task.check_action(action, self.observation)
+        self.channel.send_advice(advice)
+        self.decisions += 1
+        return self._advance()
+
+    def _finish(self) -> None:
+        """Wait for the compiler to exit and check it succeeded."""
+        assert self.process is not None
+        remaining = max(1.0, self.options.compile_timeout - (time.monotonic() - self.started_at))
+        try:
+            returncode = self.process.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            stderr = self.stderr()
+            self.close()
+            raise CompilerTimeout(f"the compiler did not exit within {self.options.compile_timeout:.0f} s", stderr) from None
+        self.compile_seconds = time.monotonic() - self.started_at
+        self.done = True
+        if returncode != 0:
+            stderr = self.stderr()
+            self.close()
+            reason = f"signal {-returncode}" if returncode < 0 else f"status {returncode}"
+            raise CompilerCrashed(f"the compiler exited with {reason} while compiling {self.benchmark.uri}", stderr)
+        if not self.object_path.is_file():
+            raise CompilerError(f"the compiler exited without writing {self.object_path.name}", self.stderr())
+
+    def result(self, artifacts: Artifact | None = None) -> CompiledModule:
+        """The compiled module with `artifacts` prepared (after the compile finished)."""
+        if not self.done:
+            raise MlgoEnvError("the compile has not finished yet")
+        return _prepare(self.toolchain, self.benchmark, self.workdir, self.object_path,
+                        artifacts if artifacts is not None else self.options.artifacts)
+
+    def close(self) -> None:
+        """Kill the compiler if it still runs, close the pipes, remove the directory."""
+        if self.process is not None:
+            _kill_group(self.process)
+        if self.channel is not None:
+            self.channel.close()
+        self._workdir.remove()
+        self.done = True
+
+    def __enter__(self) -> InteractiveCompile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

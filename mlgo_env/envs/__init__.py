@@ -1,0 +1,1 @@
+"""The Gymnasium environments; registered in `mlgo_env/__init__.py`."""

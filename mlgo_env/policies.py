@@ -1,0 +1,106 @@
+"""Policies that run next to the compiler in rollout mode: built-ins and uploaded TorchScript.
+
+A policy maps one observation (feature name → array) to an action. Built-ins:
+
+- ``llvm-default``: LLVM's own decision (inlining only; needs ``include_default``),
+- ``random``: a uniformly random legal action (seeded),
+- ``always`` / ``never``: inline every / no call site; for eviction, evict the first legal
+  register / evict nothing.
+
+A TorchScript policy is a scripted ``torch.nn.Module`` whose ``forward`` takes
+``Dict[str, Tensor]`` (the observation, each tensor with the shape LLVM declares) and returns
+the action: an int64 index for inlining/eviction, a float for priority. `agents/` exports them.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from mlgo_env.errors import MlgoEnvError
+from mlgo_env.tasks import InliningTask, RegallocEvictionTask, RegallocPriorityTask, Task
+
+__all__ = ["Policy", "BUILTIN_POLICIES", "builtin_policy", "torchscript_policy"]
+
+Observation = dict[str, np.ndarray]
+Policy = Callable[[Observation], Any]
+BUILTIN_POLICIES = ("llvm-default", "random", "always", "never")
+
+
+class PolicyError(MlgoEnvError, ValueError):
+    """The policy cannot run on this task, or the TorchScript module is not a valid policy."""
+
+
+def builtin_policy(name: str, task: Task, seed: int | None = None) -> Policy:
+    """The built-in policy `name` for `task`."""
+    rng = np.random.default_rng(seed)
+    if name == "llvm-default":
+        if task.default_feature is None:
+            raise PolicyError(
+                f"LLVM sends no default decision for {task.name}; llvm-default exists for inlining only "
+                "(compare with the plain compile, which the baseline reward uses)"
+            )
+        feature = task.default_feature
+
+        def follow_default(observation: Observation) -> int:
+            if feature not in observation:
+                raise PolicyError("llvm-default needs include_default=True")
+            return int(observation[feature].reshape(-1)[0])
+
+        return follow_default
+    if isinstance(task, InliningTask):
+        constant = {"always": 1, "never": 0}
+        if name in constant:
+            return lambda observation: constant[name]
+        if name == "random":
+            return lambda observation: int(rng.integers(0, 2))
+    elif isinstance(task, RegallocEvictionTask):
+        if name == "random":
+            return lambda observation: int(rng.choice(np.flatnonzero(task.action_mask(observation))))
+        if name == "never":
+            return _evict_nothing(task)
+        if name == "always":
+            return _evict_first_legal(task)
+    elif isinstance(task, RegallocPriorityTask):
+        if name == "random":
+            return lambda observation: float(rng.uniform(0.0, 1e4))
+    raise PolicyError(f"no built-in policy {name!r} for {task.name}; choose from {BUILTIN_POLICIES}")
+
+
+def _evict_nothing(task: RegallocEvictionTask) -> Policy:
+    def evict_nothing(observation: Observation) -> int:
+        mask = task.action_mask(observation)
+        return mask.size - 1 if mask[-1] else int(np.flatnonzero(mask)[-1])
+
+    return evict_nothing
+
+
+def _evict_first_legal(task: RegallocEvictionTask) -> Policy:
+    def evict_first(observation: Observation) -> int:
+        return int(np.flatnonzero(task.action_mask(observation))[0])
+
+    return evict_first
+
+
+def torchscript_policy(data: bytes) -> Policy:
+    """A policy from the bytes of a saved TorchScript module (needs torch on the service)."""
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise PolicyError("TorchScript policies need torch on the service: pip install torch==2.13.0") from exc
+    try:
+        module = torch.jit.load(io.BytesIO(data), map_location="cpu")
+    except Exception as exc:  # torch raises RuntimeError subclasses with C++ messages
+        raise PolicyError(f"not a loadable TorchScript module: {exc}") from exc
+    module.eval()
+
+    def run(observation: Observation) -> Any:
+        with torch.no_grad():
+            output = module({k: torch.from_numpy(v) for k, v in observation.items()})
+        value = output.reshape(-1)[0]
+        return float(value) if value.is_floating_point() else int(value)
+
+    return run

@@ -1,0 +1,155 @@
+"""The client side of the compiler service: a connection that raises mlgo-env exceptions, and the
+embedded service that an environment starts by itself when no address is given.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+
+from mlgo_env.errors import ServiceUnavailable
+from mlgo_env.service.errors import ERROR_METADATA_KEY, exception_from
+from mlgo_env.service.proto import pb, pb_grpc
+
+__all__ = ["ServiceConnection", "EmbeddedService", "connect"]
+
+Reply = TypeVar("Reply")
+
+# Calls that change nothing on the service may be retried when it is briefly unavailable.
+_IDEMPOTENT = {"GetVersion", "ListBenchmarks", "GetSpaces", "EndSession"}
+
+
+class ServiceConnection:
+    """A gRPC channel to a compiler service.
+
+    Args:
+        address: ``host:port`` or ``unix:/path``.
+        token: shared token, when the service requires one (default ``$MLGO_SERVICE_TOKEN``).
+        rpc_timeout: seconds any one call may take (a rollout or the first build of the
+            bundled corpus can take minutes).
+    """
+
+    def __init__(self, address: str, token: str | None = None, rpc_timeout: float = 900.0) -> None:
+        self.address = address
+        self.rpc_timeout = rpc_timeout
+        token = token if token is not None else os.environ.get("MLGO_SERVICE_TOKEN")
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self._channel = grpc.insecure_channel(
+            address,
+            options=[("grpc.max_send_message_length", 256 << 20), ("grpc.max_receive_message_length", 256 << 20)],
+        )
+        self._stub = pb_grpc.CompilerServiceStub(self._channel)
+
+    def call(self, method: str, request: Any, timeout: float | None = None, retries: int = 3) -> Any:
+        """Call `method`; errors come back as the service raised them (see `service.errors`).
+
+        Raises:
+            ServiceUnavailable: the service cannot be reached (after retries for idempotent calls).
+        """
+        stub_method: Callable[..., Any] = getattr(self._stub, method)
+        attempts = retries if method in _IDEMPOTENT else 1
+        delay = 0.1
+        for attempt in range(attempts):
+            try:
+                return stub_method(request, timeout=timeout or self.rpc_timeout, metadata=self._metadata)
+            except grpc.RpcError as error:
+                code = error.code()  # type: ignore[attr-defined]
+                if code == grpc.StatusCode.UNAVAILABLE and attempt + 1 < attempts:
+                    time.sleep(delay)
+                    delay *= 4
+                    continue
+                raise self._exception(error, method) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _exception(self, error: grpc.RpcError, method: str) -> Exception:
+        code = error.code()  # type: ignore[attr-defined]
+        details = error.details() or ""  # type: ignore[attr-defined]
+        if code == grpc.StatusCode.UNAVAILABLE:
+            return ServiceUnavailable(
+                f"the compiler service at {self.address} is unavailable ({details}); "
+                "is it running? (`mlgo-env serve`, or leave service= unset for an embedded one)"
+            )
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            from mlgo_env.errors import PermissionDenied
+
+            return PermissionDenied(f"{details} (set MLGO_SERVICE_TOKEN or pass token=)")
+        trailing = dict(error.trailing_metadata() or ())  # type: ignore[attr-defined]
+        name = str(trailing.get(ERROR_METADATA_KEY, ""))
+        return exception_from(name, details, code)
+
+    def version(self) -> pb.GetVersionReply:
+        """The service's version and health."""
+        return self.call("GetVersion", pb.GetVersionRequest())
+
+    def close(self) -> None:
+        """Close the channel."""
+        self._channel.close()
+
+
+class EmbeddedService:
+    """A private service in a child process on a Unix socket; stops with `close()` or its parent.
+
+    The socket lives in a fresh 0700 directory, so only this user can reach it.
+    """
+
+    def __init__(self, corpus: Path | None = None, startup_timeout: float = 60.0, idle_timeout: float = 600.0) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="mlgo-service-"))
+        os.chmod(self._dir, 0o700)
+        self.address = f"unix:{self._dir / 'service.sock'}"
+        ready = self._dir / "ready"
+        command = [
+            sys.executable, "-m", "mlgo_env.service",
+            "--address", self.address,
+            "--parent-pid", str(os.getpid()),
+            "--ready-file", str(ready),
+            "--idle-timeout", str(idle_timeout),
+        ]  # fmt: skip
+        if corpus is not None:
+            command += ["--corpus", str(corpus)]
+        self._log = open(self._dir / "service.log", "wb")
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
+        deadline = time.monotonic() + startup_timeout
+        while not ready.exists():
+            if self.process.poll() is not None:
+                log = (self._dir / "service.log").read_text(errors="replace")[-4000:]
+                self.close()
+                raise ServiceUnavailable(f"the embedded compiler service failed to start:\n{log}")
+            if time.monotonic() > deadline:
+                self.close()
+                raise ServiceUnavailable(f"the embedded compiler service did not start within {startup_timeout:.0f} s")
+            time.sleep(0.02)
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        """Stop the service (it closes its sessions) and remove its directory."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+        atexit.unregister(self.close)
+
+
+def connect(service: str | None = None, token: str | None = None, corpus: Path | None = None) -> tuple[ServiceConnection, EmbeddedService | None]:
+    """A connection to `service` (or ``$MLGO_SERVICE``), or to a new embedded service if neither is set."""
+    address = service or os.environ.get("MLGO_SERVICE")
+    if address:
+        if corpus is not None:
+            raise ValueError("corpus= selects the embedded service's corpus; a running service serves its own")
+        return ServiceConnection(address, token), None
+    embedded = EmbeddedService(corpus)
+    return ServiceConnection(embedded.address), embedded

@@ -1,0 +1,97 @@
+"""The reward interface: a reward measures a cost of a compiled module; lower cost is better.
+
+The environment turns a cost into a reward by normalising it against the same module compiled
+with LLVM's own heuristic: ``reward = (baseline_cost - cost) / baseline_cost`` (the relative
+improvement), so rewards are comparable across programs.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from mlgo_env.toolchain import Toolchain
+
+__all__ = ["Artifact", "ProgramInfo", "CompiledModule", "Reward", "relative_improvement"]
+
+
+class Artifact(enum.Flag):
+    """What a reward needs the service to prepare; the service builds only what is asked for."""
+
+    OBJECT = enum.auto()
+    """The compiled object file (always there)."""
+    BB_ADDR_MAP = enum.auto()
+    """The object carries ``.llvm_bb_addr_map`` with PGO analysis (block frequencies)."""
+    DEBUG_INFO = enum.auto()
+    """The object carries DWARF line tables (``-gdwarf-4``)."""
+    EXECUTABLE = enum.auto()
+    """The object linked with the program's other modules into a runnable program."""
+
+
+@dataclass(frozen=True)
+class ProgramInfo:
+    """How to link and run the program a module belongs to (from the corpus)."""
+
+    name: str
+    link_args: tuple[str, ...] = ()
+    run_args: tuple[str, ...] = ()
+    expected_output: str | None = None
+    memory_bound: bool = False
+    directory: Path | None = None
+    """Directory the program runs in (its data files live there)."""
+
+
+@dataclass
+class CompiledModule:
+    """One compiled module and what was prepared for it: what a reward measures."""
+
+    benchmark: str
+    object_path: Path
+    toolchain: Toolchain
+    workdir: Path
+    artifacts: Artifact = Artifact.OBJECT
+    executable_path: Path | None = None
+    program: ProgramInfo | None = None
+    bitcode_path: Path | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Reward(ABC):
+    """A cost of a compiled module; subclasses set `name`, `requires` and implement `cost`.
+
+    Attributes:
+        name: registry name.
+        requires: the artifacts `cost` reads.
+        deterministic: the same object always gets the same cost.
+        platform_dependent: the cost depends on the machine it is measured on.
+        unit: unit of the cost, for tables.
+    """
+
+    name: ClassVar[str]
+    requires: ClassVar[Artifact] = Artifact.OBJECT
+    deterministic: ClassVar[bool] = True
+    platform_dependent: ClassVar[bool] = False
+    unit: ClassVar[str] = ""
+    reward_on_error: float = -1.0
+
+    @abstractmethod
+    def cost(self, module: CompiledModule) -> float:
+        """The cost of `module` (lower is better)."""
+
+    def reward(self, cost: float, baseline_cost: float) -> float:
+        """Reward of `cost` against the default heuristic's `baseline_cost`."""
+        return relative_improvement(cost, baseline_cost)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def relative_improvement(cost: float, baseline_cost: float) -> float:
+    """(baseline - cost) / baseline: 0.05 means 5% cheaper than the baseline."""
+    if baseline_cost == 0:
+        return 0.0 if cost == 0 else -1.0
+    return (baseline_cost - cost) / baseline_cost
