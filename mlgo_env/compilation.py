@@ -62,7 +62,7 @@ def compile_command(
     if benchmark.is_cc1:
         command = [str(toolchain.clang), *recorded, "-emit-obj", "-x", "ir", str(benchmark.bitcode)]
     else:
-        command = [str(toolchain.clang), *recorded, "-c", "-x", "ir", str(benchmark.bitcode)]
+        command = [str(toolchain.clang), "-fno-crash-diagnostics", *recorded, "-c", "-x", "ir", str(benchmark.bitcode)]
     return [*command, *artifact_flags(options.artifacts), *extra, "-o", str(output)]
 
 

@@ -8,6 +8,7 @@ __all__ = [
     "BenchmarkNotFound",
     "CorpusError",
     "InvalidAction",
+    "InvalidPolicy",
     "EpisodeOver",
     "CompilerError",
     "CompilerCrashed",
@@ -42,6 +43,10 @@ class CorpusError(MlgoEnvError):
 
 class InvalidAction(MlgoEnvError, ValueError):
     """The action is outside the action space or masked out for this decision."""
+
+
+class InvalidPolicy(MlgoEnvError, ValueError):
+    """The policy cannot run on this task, or an uploaded TorchScript module is not a policy."""
 
 
 class EpisodeOver(MlgoEnvError):

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mlgo_env.errors import MlgoEnvError
+from mlgo_env.errors import InvalidPolicy
 from mlgo_env.tasks import InliningTask, RegallocEvictionTask, RegallocPriorityTask, Task
 
 __all__ = ["Policy", "BUILTIN_POLICIES", "builtin_policy", "torchscript_policy"]
@@ -30,16 +30,12 @@ Policy = Callable[[Observation], Any]
 BUILTIN_POLICIES = ("llvm-default", "random", "always", "never")
 
 
-class PolicyError(MlgoEnvError, ValueError):
-    """The policy cannot run on this task, or the TorchScript module is not a valid policy."""
-
-
 def builtin_policy(name: str, task: Task, seed: int | None = None) -> Policy:
     """The built-in policy `name` for `task`."""
     rng = np.random.default_rng(seed)
     if name == "llvm-default":
         if task.default_feature is None:
-            raise PolicyError(
+            raise InvalidPolicy(
                 f"LLVM sends no default decision for {task.name}; llvm-default exists for inlining only "
                 "(compare with the plain compile, which the baseline reward uses)"
             )
@@ -47,7 +43,7 @@ def builtin_policy(name: str, task: Task, seed: int | None = None) -> Policy:
 
         def follow_default(observation: Observation) -> int:
             if feature not in observation:
-                raise PolicyError("llvm-default needs include_default=True")
+                raise InvalidPolicy("llvm-default needs include_default=True")
             return int(observation[feature].reshape(-1)[0])
 
         return follow_default
@@ -67,7 +63,7 @@ def builtin_policy(name: str, task: Task, seed: int | None = None) -> Policy:
     elif isinstance(task, RegallocPriorityTask):
         if name == "random":
             return lambda observation: float(rng.uniform(0.0, 1e4))
-    raise PolicyError(f"no built-in policy {name!r} for {task.name}; choose from {BUILTIN_POLICIES}")
+    raise InvalidPolicy(f"no built-in policy {name!r} for {task.name}; choose from {BUILTIN_POLICIES}")
 
 
 def _evict_nothing(task: RegallocEvictionTask) -> Policy:
@@ -90,11 +86,11 @@ def torchscript_policy(data: bytes) -> Policy:
     try:
         import torch
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise PolicyError("TorchScript policies need torch on the service: pip install torch==2.13.0") from exc
+        raise InvalidPolicy("TorchScript policies need torch on the service: pip install torch==2.13.0") from exc
     try:
         module = torch.jit.load(io.BytesIO(data), map_location="cpu")
     except Exception as exc:  # torch raises RuntimeError subclasses with C++ messages
-        raise PolicyError(f"not a loadable TorchScript module: {exc}") from exc
+        raise InvalidPolicy(f"not a loadable TorchScript module: {exc}") from exc
     module.eval()
 
     def run(observation: Observation) -> Any:

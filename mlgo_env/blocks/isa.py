@@ -19,7 +19,7 @@ _UNSUPPORTED = frozenset(
         "wait", "fwait", "xbegin", "xend", "xabort", "xtest", "rdfsbase", "rdgsbase", "wrfsbase",
         "wrgsbase", "swapgs", "monitor", "mwait", "umonitor", "umwait", "tpause", "xsave",
         "xsave64", "xrstor", "xrstor64", "xsaveopt", "xsaveopt64", "xsavec", "xsavec64", "xsaves",
-        "xrstors", "fxsave", "fxsave64", "fxrstor", "fxrstor64", "enter", "leave", "vzeroall",
+        "xrstors", "fxsave", "fxsave64", "fxrstor", "fxrstor64", "enter", "vzeroall",
     }
 )  # fmt: skip
 """Instructions a timing loop cannot run meaningfully: system, serialising, TSX, or random."""
@@ -164,9 +164,10 @@ def reject_reason(instructions: list[Instruction] | None) -> str | None:
     """Why a block cannot be timed by the harness, or None when it can.
 
     Reasons: "unsupported instruction" (undecodable, system or serialising instruction),
-    "branch", "stack pointer" (the harness keeps rsp for itself), "divide" (integer division
+    "branch", "divide" (integer division
     faults on the harness's fixed register values and its latency depends on them), "segment"
-    (fs/gs would reach the harness's thread-local storage), "empty".
+    (fs/gs would reach the harness's thread-local storage), "empty". Blocks that use the stack
+    pointer are measured: the harness gives rsp a fixed value like the other registers.
     """
     if instructions is None:
         return "unsupported instruction"
@@ -178,8 +179,6 @@ def reject_reason(instructions: list[Instruction] | None) -> str | None:
             return "unsupported instruction"
         if insn.groups & _BRANCH_GROUPS or base.startswith(("j", "loop")):
             return "branch"
-        if "rsp" in insn.reads or "rsp" in insn.writes:
-            return "stack pointer"
         if base in ("div", "idiv"):
             return "divide"
         if insn.segment:

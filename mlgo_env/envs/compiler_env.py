@@ -61,6 +61,10 @@ class CompilerEnv(gym.Env[Observation, Any]):
         decision_timeout: seconds the compiler may take to ask the next decision.
         compile_timeout: seconds a whole compile may take.
         reward_on_error: the reward of an episode that ends in a compiler or service error.
+        on_invalid_action: "raise" (default): an illegal or masked action raises `InvalidAction`
+            and the episode goes on; "terminate": it ends the episode with `reward_on_error`
+            and ``info["error_type"] == "InvalidAction"`` (for checkers and agents that sample
+            without the mask). An illegal action is never sent to the compiler.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
@@ -81,11 +85,16 @@ class CompilerEnv(gym.Env[Observation, Any]):
         decision_timeout: float = 60.0,
         compile_timeout: float = 600.0,
         reward_on_error: float = -1.0,
+        on_invalid_action: str = "raise",
     ) -> None:
+        if on_invalid_action not in ("raise", "terminate"):
+            raise ValueError(f"on_invalid_action must be 'raise' or 'terminate', not {on_invalid_action!r}")
+        self.on_invalid_action = on_invalid_action
         self._connection: ServiceConnection | None = None
         self._embedded: EmbeddedService | None = None
         self._session_id: str | None = None
-        self._connection, self._embedded = connect(service, token, Path(corpus) if corpus else None)
+        self._service, self._token, self._corpus = service, token, Path(corpus) if corpus else None
+        self._connection, self._embedded = connect(service, token, self._corpus)
         self.benchmark = benchmark
         self.split = split
         self.include_default = include_default
@@ -153,6 +162,7 @@ class CompilerEnv(gym.Env[Observation, Any]):
         """
         super().reset(seed=seed)
         self._end_session()
+        self._restart_dead_embedded_service()
         chosen = (options or {}).get("benchmark", self.benchmark)
         tries = 1 if chosen else min(20, len(self.benchmarks()))
         for _ in range(tries):
@@ -175,7 +185,12 @@ class CompilerEnv(gym.Env[Observation, Any]):
         if self._done or self._session_id is None:
             raise EpisodeOver("the episode is over: call reset()")
         assert self._observation is not None
-        advice = self.task.check_action(action, self._observation)
+        try:
+            advice = self.task.check_action(action, self._observation)
+        except InvalidAction as exc:
+            if self.on_invalid_action == "raise":
+                raise
+            return self._end_with_error(exc)
         message = pb.Action(number=advice) if isinstance(advice, float) else pb.Action(index=advice)
         try:
             reply = self._call("Step", pb.StepRequest(session_id=self._session_id, action=message))
@@ -190,7 +205,12 @@ class CompilerEnv(gym.Env[Observation, Any]):
         self._done = True
         info = self._info(reply.result)
         reward = self._final_reward(reply.result, info)
-        return self._observation, reward, True, False, info
+        return self._terminal_observation(), reward, True, False, info
+
+    def _terminal_observation(self) -> Observation:
+        """The last observation again (a fresh copy): the compiler sends none after its last decision."""
+        assert self._observation is not None
+        return {name: value.copy() for name, value in self._observation.items()}
 
     def _final_reward(self, result: pb.EpisodeResult, info: dict[str, Any]) -> float:
         if self._local_reward is None:
@@ -223,8 +243,7 @@ class CompilerEnv(gym.Env[Observation, Any]):
         self._done = True
         info = self._info()
         info.update(error_type=type(exc).__name__, error_details=str(exc))
-        assert self._observation is not None
-        return self._observation, self.reward_on_error, True, False, info
+        return self._terminal_observation(), self.reward_on_error, True, False, info
 
     def _info(self, result: pb.EpisodeResult | None = None) -> dict[str, Any]:
         info: dict[str, Any] = {"benchmark": getattr(self, "current_benchmark", None), "decisions": self.decisions}
@@ -287,6 +306,15 @@ class CompilerEnv(gym.Env[Observation, Any]):
             "baseline_cost": float(result.baseline_cost) if result.has_reward else None,
             "compile_seconds": float(result.compile_seconds),
         }
+
+    def _restart_dead_embedded_service(self) -> None:
+        """An embedded service that died (killed, crashed) is replaced, so reset() works again."""
+        if self._embedded is None or self._embedded.process.poll() is None:
+            return
+        assert self._connection is not None
+        self._connection.close()
+        self._embedded.close()
+        self._connection, self._embedded = connect(None, self._token, self._corpus)
 
     def _call(self, method: str, request: Any) -> Any:
         if self._connection is None:

@@ -44,4 +44,4 @@ def observation_to_pb(observation: dict[str, np.ndarray], context: tuple[str, ..
 
 def observation_from_pb(message: pb.Observation) -> dict[str, np.ndarray]:
     """An observation from its message."""
-    return {t.spec.name: array_from_pb(t) for t in message.features}
+    return {t.spec.name: array_from_pb(t).copy() for t in message.features}

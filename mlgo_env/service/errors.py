@@ -18,6 +18,7 @@ _STATUS: dict[type[errors.MlgoEnvError], grpc.StatusCode] = {
     errors.BenchmarkNotFound: grpc.StatusCode.NOT_FOUND,
     errors.SessionNotFound: grpc.StatusCode.NOT_FOUND,
     errors.InvalidAction: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.InvalidPolicy: grpc.StatusCode.INVALID_ARGUMENT,
     errors.EpisodeOver: grpc.StatusCode.FAILED_PRECONDITION,
     errors.ToolNotFound: grpc.StatusCode.FAILED_PRECONDITION,
     errors.CorpusError: grpc.StatusCode.FAILED_PRECONDITION,

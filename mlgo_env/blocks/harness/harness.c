@@ -12,7 +12,7 @@
  *
  * How a block is timed:
  *   - the block is copied A and B = A/2 times back to back after code that sets every general
- *     register except rsp to REG_INIT; vector registers start as 1.0f, MXCSR flushes denormals;
+ *     register to REG_INIT; vector registers start as 1.0f, MXCSR flushes denormals;
  *   - the first run maps every page the block touches: on SIGSEGV one page at the faulting
  *     address is mapped (all of them onto one physical page filled with MEM_FILL, so data stays in
  *     L1) and the run restarts from the beginning, at most MAX_FAULTS times;
@@ -20,7 +20,8 @@
  *   - a chain of dependent `add rax, rbx` (1 core cycle each on every recent x86 core) is timed
  *     the same way next to the block, converting TSC ticks into core cycles and cancelling clock
  *     changes; throughput = (L_A - L_B) / (A - B) / ticks_per_cycle.
- * Blocks that touch rsp, use segment overrides or branch are rejected by the Python driver first.
+ * rsp is set like the other registers (and restored after), so stack accesses hit mapped pages.
+ * Blocks that branch, divide or use segment overrides are rejected by the Python driver first.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,6 +48,7 @@
 #define TARGET_TICKS 60000UL /* ~23 us at 2.6 GHz: the TSC ticks in steps of 26 */
 #define MAX_CALLS 1000UL
 #define REG_INIT 0x2324000UL
+#define SAVED_RSP 0x6FFF0000UL /* page holding the harness's rsp while a block runs */
 #define MEM_FILL 0x12345600UL
 #define MXCSR_FTZ_DAZ 0x9FC0u
 #define MAX_BLOCK_BYTES 4096
@@ -173,18 +175,28 @@ static void unmap_pages(void) {
     n_mapped = 0;
 }
 
-/* Writes "lfence; init registers; body x unroll; ret" into slot `slot`; returns its address. */
+/* Writes "lfence; save rsp; init registers; body x unroll; restore rsp; ret" into slot `slot` and
+ * returns its address. rsp is saved at a fixed 32-bit address (no register is free to hold it) and
+ * set like the others, so blocks that push, pop or address the stack run on mapped pages too. */
 static uint8_t *build(int slot, const uint8_t *body, size_t len, int unroll) {
+    static const uint8_t lfence[] = {0x0F, 0xAE, 0xE8};
+    /* mov [SAVED_RSP], rsp / mov rsp, [SAVED_RSP] (absolute disp32 through SIB) */
+    uint8_t save_rsp[] = {0x48, 0x89, 0x24, 0x25, 0, 0, 0, 0};
+    uint8_t load_rsp[] = {0x48, 0x8B, 0x24, 0x25, 0, 0, 0, 0};
+    uint32_t slot_addr = (uint32_t)SAVED_RSP;
+    memcpy(save_rsp + 4, &slot_addr, 4);
+    memcpy(load_rsp + 4, &slot_addr, 4);
+
     uint8_t *code = (uint8_t *)(CODE_ADDR + slot * CODE_SLOT);
     mprotect(code, CODE_SLOT, PROT_READ | PROT_WRITE);
     uint8_t *p = code;
     /* lfence: the previous call's body must finish first; otherwise out-of-order execution
      * overlaps consecutive calls, whose chains the register initialisation makes independent. */
-    *p++ = 0x0F;
-    *p++ = 0xAE;
-    *p++ = 0xE8;
+    memcpy(p, lfence, sizeof lfence);
+    p += sizeof lfence;
+    memcpy(p, save_rsp, sizeof save_rsp);
+    p += sizeof save_rsp;
     for (int reg = 0; reg < 16; reg++) {
-        if (reg == 4) continue; /* rsp */
         *p++ = 0x48 | (reg >= 8 ? 1 : 0); /* movabs reg, REG_INIT */
         *p++ = 0xB8 + (reg & 7);
         uint64_t v = REG_INIT;
@@ -192,6 +204,8 @@ static uint8_t *build(int slot, const uint8_t *body, size_t len, int unroll) {
         p += 8;
     }
     for (int i = 0; i < unroll; i++, p += len) memcpy(p, body, len);
+    memcpy(p, load_rsp, sizeof load_rsp);
+    p += sizeof load_rsp;
     *p++ = 0xC3; /* ret */
     mprotect(code, CODE_SLOT, PROT_READ | PROT_EXEC);
     return code;
@@ -344,6 +358,11 @@ int main(int argc, char **argv) {
     if (mmap((void *)CODE_ADDR, 4 * CODE_SLOT, PROT_READ | PROT_WRITE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (void *)CODE_ADDR) {
         perror("mmap code");
+        return 2;
+    }
+    if (mmap((void *)SAVED_RSP, PAGE, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (void *)SAVED_RSP) {
+        perror("mmap rsp slot");
         return 2;
     }
     build(2, ADD_RAX_RBX, sizeof ADD_RAX_RBX, MAX_UNROLL);

@@ -1,0 +1,161 @@
+"""The ``mlgo-env`` command line: serve, doctor, corpus tools, csmith checks, blocks, transform."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Gymnasium environments over real LLVM MLGO decisions.", no_args_is_help=True)
+corpus_app = typer.Typer(help="Build, list and validate corpora (LLVM mlgo-utils layout).", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+console = Console()
+
+
+def _mount_optional(module: str, name: str) -> None:
+    """Mount a sub-command group whose module may need optional extras."""
+    try:
+        sub = __import__(module, fromlist=["app"]).app
+    except ImportError:
+        return
+    app.add_typer(sub, name=name)
+
+
+@app.command()
+def serve(
+    address: Annotated[str, typer.Option(help="host:port or unix:PATH")] = "127.0.0.1:50051",
+    corpus: Annotated[Path | None, typer.Option(help="corpus directory (default: the bundled programs)")] = None,
+    allow_remote: Annotated[bool, typer.Option(help="allow listening beyond loopback (needs --token)")] = False,
+    token: Annotated[str | None, typer.Option(envvar="MLGO_SERVICE_TOKEN", help="shared token clients must send")] = None,
+    idle_timeout: Annotated[float, typer.Option(help="close sessions idle this many seconds")] = 600.0,
+    max_sessions: Annotated[int, typer.Option(help="most sessions at once")] = 64,
+) -> None:
+    """Run a compiler service until interrupted."""
+    from mlgo_env.service.server import ServiceConfig
+    from mlgo_env.service.server import serve as run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    config = ServiceConfig(corpus=corpus, token=token, idle_timeout=idle_timeout, max_sessions=max_sessions)
+    run(address, config, allow_remote=allow_remote)
+
+
+@app.command()
+def doctor() -> None:
+    """Report the tools found (path, version), what is missing, and whether hardware counters work."""
+    from mlgo_env.doctor import check_tools, hardware_counters
+
+    table = Table(title="mlgo-env doctor")
+    for column in ("tool", "status", "path", "version / install"):
+        table.add_column(column)
+    missing_required = 0
+    for status in check_tools():
+        if status.path:
+            table.add_row(status.name, "[green]found", status.path, status.version)
+        else:
+            missing_required += status.required
+            table.add_row(status.name, "[red]missing" if status.required else "[yellow]optional", "", status.install)
+    console.print(table)
+    ok, message = hardware_counters()
+    console.print(f"hardware performance counters: {'[green]usable' if ok else '[yellow]not usable'}[/] — {message}")
+    if missing_required:
+        console.print(f"[red]{missing_required} required tool(s) missing[/]: run the install commands above")
+        raise typer.Exit(1)
+
+
+@corpus_app.command("build")
+def corpus_build(
+    source: Annotated[Path, typer.Argument(help="a folder of program folders, or a compile_commands.json")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="corpus directory to write")],
+    name: Annotated[str, typer.Option(help="corpus name (benchmark://NAME/...)")] = "user-v0",
+    llvm_version: Annotated[int | None, typer.Option(help="LLVM version")] = None,
+) -> None:
+    """Make a corpus (one .bc + .cmd per module) from sources or a compilation database."""
+    from mlgo_env.corpus import build_from_compile_commands, build_from_programs
+    from mlgo_env.toolchain import get_toolchain
+
+    toolchain = get_toolchain(llvm_version)
+    if source.is_file() and source.name.endswith(".json"):
+        corpus = build_from_compile_commands(source, output, toolchain, name=name, progress=True)
+    else:
+        corpus = build_from_programs(source, output, toolchain, name=name, progress=True)
+    console.print(f"wrote {len(corpus)} modules to {output}")
+
+
+@corpus_app.command("list")
+def corpus_list(
+    corpus: Annotated[Path | None, typer.Argument(help="corpus directory (default: bundled)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Show the benchmarks of a corpus with their split and kind."""
+    from mlgo_env.corpus import Corpus, default_corpus
+
+    loaded = Corpus.load(corpus) if corpus else default_corpus(progress=True)
+    rows = [
+        {"uri": b.uri, "split": b.split or "", "runnable": b.program is not None,
+         "memory_bound": bool(b.program and b.program.memory_bound), "bitcode_bytes": b.bitcode.stat().st_size}
+        for b in loaded
+    ]  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    table = Table(title=f"{loaded.name}: {len(rows)} modules ({loaded.root})")
+    for column in ("benchmark", "split", "runnable", "memory-bound", "bitcode"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["uri"], row["split"], str(row["runnable"]), str(row["memory_bound"]), f"{row['bitcode_bytes']:,} B")
+    console.print(table)
+
+
+@corpus_app.command("validate")
+def corpus_validate(
+    corpus: Annotated[Path | None, typer.Argument(help="corpus directory (default: bundled)")] = None,
+    opt_level: Annotated[str | None, typer.Option(help="override the recorded -O level")] = None,
+) -> None:
+    """Compile every runnable module with LLVM's heuristics, run it, compare with its reference."""
+    from mlgo_env.validation import validate_corpus
+
+    from mlgo_env.corpus import Corpus, default_corpus
+
+    loaded = Corpus.load(corpus) if corpus else default_corpus(progress=True)
+    failures = 0
+    table = Table(title=f"validation of {loaded.name}")
+    for column in ("benchmark", "result", "runtime (s)"):
+        table.add_column(column)
+    for outcome in validate_corpus(loaded, opt_level=opt_level, progress=True):
+        failures += not outcome.ok
+        table.add_row(outcome.benchmark, "[green]ok" if outcome.ok else f"[red]{outcome.message[:80]}", f"{outcome.runtime_s:.3f}")
+    console.print(table)
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def csmith(
+    count: Annotated[int, typer.Option("-n", "--count", help="programs to generate")] = 20,
+    seed: Annotated[int, typer.Option(help="first csmith seed (program i uses seed+i)")] = 1,
+    tasks: Annotated[str, typer.Option(help="comma-separated tasks to randomise")] = "inlining,regalloc_eviction",
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the results as JSON")] = None,
+) -> None:
+    """Differential test: random inlining/eviction decisions vs -O0 on csmith programs."""
+    from mlgo_env.csmith import run_differential
+
+    report = run_differential(count, seed, tasks.split(","), progress=True)
+    console.print(report.table())
+    if json_path:
+        json_path.write_text(json.dumps(report.to_json(), indent=1))
+    if report.mismatches:
+        raise typer.Exit(1)
+
+
+_mount_optional("mlgo_env.blocks.cli", "blocks")
+_mount_optional("mlgo_env.transform.cli", "transform")
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

@@ -1,0 +1,387 @@
+"""Applies a schedule to a payload, builds and runs the result, checks it, and times it.
+
+The path of one payload through the tools:
+
+1. ``mlir-opt-19 PAYLOAD -transform-preload-library=transform-library-paths=SCHEDULE
+   -transform-interpreter`` applies the schedule; since every composed schedule ends with
+   ``@lower_to_llvm`` this already yields the LLVM dialect. The baseline instead runs
+   `DEFAULT_PIPELINE` as an ordinary pass pipeline (MLIR's default lowering: no schedule).
+2. ``mlir-translate-19 --mlir-to-llvmir`` gives LLVM IR; ``clang-19 -O3`` compiles it to an object
+   file (what block-throughput rewards such as "mca" measure) and links it with MLIR's runner
+   libraries into an executable (what runtime rewards measure).
+3. The executable prints the result and one ``mlgo-time`` line per timed kernel call
+   (see ``payloads/``). The reference result comes from the untransformed payload lowered by
+   `DEFAULT_PIPELINE` and run by ``mlir-cpu-runner-19`` (a different execution engine from the
+   one being checked).
+
+`KernelTimeReward` ("kernel-time") is the runtime reward used until the shared ``rewards.runtime``
+exists: the minimum per-call time over every timed call of `repeats` runs, with the spread kept
+as the noise estimate.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+import rewards
+from mlgo_env.errors import CompilerError, CompilerTimeout, ToolNotFound, ValidationFailed
+from mlgo_env.toolchain import Toolchain, get_toolchain
+from rewards.base import Artifact, CompiledModule, ProgramInfo, Reward
+
+__all__ = [
+    "DEFAULT_PIPELINE",
+    "ScheduleFailed",
+    "OutputMismatch",
+    "MlirTools",
+    "RunOutput",
+    "Timing",
+    "PayloadRunner",
+    "KernelTimeReward",
+    "parse_output",
+    "resolve_reward",
+]
+
+DEFAULT_PIPELINE: tuple[str, ...] = (
+    "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion="
+    "identity-layout-map}",
+    "convert-linalg-to-loops",
+    "scf-forall-to-for",
+    "convert-vector-to-scf",
+    "expand-strided-metadata",
+    "lower-affine",
+    "convert-scf-to-cf",
+    "convert-vector-to-llvm",
+    "finalize-memref-to-llvm",
+    "convert-math-to-llvm",
+    "convert-arith-to-llvm",
+    "convert-cf-to-llvm",
+    "convert-func-to-llvm",
+    "reconcile-unrealized-casts",
+)
+"""MLIR's default lowering of a linalg-on-tensors payload, as passes (the baseline)."""
+
+CLANG_FLAGS: tuple[str, ...] = ("-O3", "-march=native", "-Wno-override-module")
+_RUNTIME_LIBS = ("libmlir_c_runner_utils.so", "libmlir_runner_utils.so")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|nan)")
+
+
+class ScheduleFailed(CompilerError):
+    """Applying the schedule failed: a transform does not apply to this payload."""
+
+
+class OutputMismatch(ValidationFailed):
+    """The scheduled program's result differs from the reference."""
+
+
+@dataclass(frozen=True)
+class MlirTools:
+    """Paths of the MLIR tools and runtime libraries of one LLVM version."""
+
+    mlir_opt: Path
+    mlir_translate: Path
+    mlir_cpu_runner: Path
+    clang: Path
+    runtime_libs: tuple[Path, ...]
+
+    @classmethod
+    def find(cls, toolchain: Toolchain | None = None) -> MlirTools:
+        """The tools of `toolchain` (default: `get_toolchain()`).
+
+        Raises:
+            ToolNotFound: a tool or runtime library is missing; the message names the package.
+        """
+        chain = toolchain or get_toolchain()
+        lib_dir = Path(f"/usr/lib/llvm-{chain.version}/lib")
+        libs = tuple(lib_dir / name for name in _RUNTIME_LIBS)
+        missing = [str(lib) for lib in libs if not lib.is_file()]
+        if missing:
+            raise ToolNotFound(
+                f"MLIR runtime libraries {', '.join(missing)} are missing. Install them with: "
+                f"sudo apt-get install libmlir-{chain.version}-dev"
+            )
+        return cls(
+            mlir_opt=chain.tool("mlir-opt"),
+            mlir_translate=chain.tool("mlir-translate"),
+            mlir_cpu_runner=chain.tool("mlir-cpu-runner"),
+            clang=chain.clang,
+            runtime_libs=libs,
+        )
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """What a payload's ``@main`` printed.
+
+    Attributes:
+        result: the printed result memref, flattened.
+        times: seconds of each timed kernel call.
+    """
+
+    result: np.ndarray
+    times: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Min-of-k timing of a kernel and its noise.
+
+    Attributes:
+        best: the minimum over all timed calls, in seconds (the cost).
+        median: the median over all timed calls.
+        noise: (median - best) / best, how far a typical call is from the best one.
+        calls: how many timed calls were measured.
+    """
+
+    best: float
+    median: float
+    noise: float
+    calls: int
+
+    @classmethod
+    def of(cls, times: list[float]) -> Timing:
+        """The timing of a list of per-call seconds."""
+        if not times:
+            raise ValueError("no timed calls; does the payload print `mlgo-time` lines?")
+        best, median = min(times), statistics.median(times)
+        return cls(best, median, (median - best) / best if best > 0 else 0.0, len(times))
+
+
+def parse_output(stdout: str) -> RunOutput:
+    """Parses a payload run: the ``printMemrefF32`` result block and the ``mlgo-time`` lines.
+
+    Raises:
+        CompilerError: no result block was printed.
+    """
+    start = stdout.find("data =")
+    if start == -1:
+        raise CompilerError("the program printed no result memref (`printMemrefF32`)", stdout[-2000:])
+    end = stdout.find("mlgo-", start)
+    block = stdout[start + len("data =") : end if end != -1 else len(stdout)]
+    result = np.array([float(v) for v in _NUMBER.findall(block)], dtype=np.float64)
+    times = tuple(
+        float(line.split()[1]) for line in stdout.splitlines() if line.startswith("mlgo-time ")
+    )
+    return RunOutput(result, times)
+
+
+def _pass_flag(name: str) -> str:
+    """``"pass{options}"`` as the mlir-opt flag ``-pass=options``."""
+    pass_name, _, options = name.partition("{")
+    return f"-{pass_name}={options.removesuffix('}')}" if options else f"-{pass_name}"
+
+
+def _run(command: list[str], timeout: float, what: str, error: type[CompilerError]) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise CompilerTimeout(f"{what} did not finish within {timeout:g} s") from exc
+    if done.returncode != 0:
+        raise error(f"{what} failed (exit {done.returncode})", done.stderr or done.stdout)
+    return done.stdout
+
+
+class PayloadRunner:
+    """Lowers, builds, runs and checks one payload under any number of schedules.
+
+    Args:
+        payload: the payload ``.mlir`` file.
+        workdir: where intermediate files go (one sub-folder per build).
+        tools: the MLIR tools (found with `MlirTools.find` when omitted).
+        compile_timeout: seconds allowed to each tool invocation.
+        run_timeout: seconds allowed to one run of the program.
+        rtol: relative tolerance of the output check (reassociated sums may differ slightly).
+    """
+
+    def __init__(
+        self,
+        payload: Path,
+        workdir: Path,
+        tools: MlirTools | None = None,
+        compile_timeout: float = 60.0,
+        run_timeout: float = 60.0,
+        rtol: float = 1e-4,
+    ) -> None:
+        self.payload = payload
+        self.workdir = workdir
+        self.tools = tools or MlirTools.find()
+        self.toolchain = get_toolchain()
+        self.compile_timeout = compile_timeout
+        self.run_timeout = run_timeout
+        self.rtol = rtol
+        self._builds = 0
+        self._reference: RunOutput | None = None
+
+    def _new_dir(self, label: str) -> Path:
+        self._builds += 1
+        folder = self.workdir / f"{self._builds:04d}-{label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def lower(self, schedule_mlir: str | None, folder: Path) -> Path:
+        """The payload in the LLVM dialect: `schedule_mlir` applied, or `DEFAULT_PIPELINE` if None.
+
+        Raises:
+            ScheduleFailed: mlir-opt rejected the schedule or a transform failed.
+            CompilerTimeout: mlir-opt ran past `compile_timeout`.
+        """
+        lowered = folder / "lowered.mlir"
+        if schedule_mlir is None:
+            passes = [_pass_flag(name) for name in DEFAULT_PIPELINE]
+        else:
+            schedule = folder / "schedule.mlir"
+            schedule.write_text(schedule_mlir)
+            passes = [
+                f"-transform-preload-library=transform-library-paths={schedule}",
+                "-transform-interpreter",
+            ]
+        command = [str(self.tools.mlir_opt), str(self.payload), *passes, "-o", str(lowered)]
+        _run(command, self.compile_timeout, "mlir-opt-19", ScheduleFailed)
+        return lowered
+
+    def check_schedule(self, schedule_mlir: str) -> None:
+        """Applies `schedule_mlir` without building anything, to find out whether it applies.
+
+        Raises:
+            ScheduleFailed: it does not; the message carries mlir-opt's diagnostics.
+        """
+        self.lower(schedule_mlir, self._new_dir("check"))
+
+    def build(self, schedule_mlir: str | None, label: str = "build") -> CompiledModule:
+        """Lowers with `schedule_mlir` (None: the default pipeline), compiles and links.
+
+        Returns:
+            A module with the object file and the executable; ``extra["lowered"]`` is the
+            LLVM-dialect file and ``extra["schedule_mlir"]`` the schedule.
+
+        Raises:
+            ScheduleFailed: the schedule does not apply.
+            CompilerError: translation, compilation or linking failed.
+            CompilerTimeout: a tool ran past `compile_timeout`.
+        """
+        folder = self._new_dir(label)
+        lowered = self.lower(schedule_mlir, folder)
+        llvm_ir, obj, exe = folder / "payload.ll", folder / "payload.o", folder / "payload"
+        timeout = self.compile_timeout
+        translate = [str(self.tools.mlir_translate), "--mlir-to-llvmir", str(lowered), "-o", str(llvm_ir)]
+        _run(translate, timeout, "mlir-translate-19", CompilerError)
+        clang = str(self.tools.clang)
+        _run([clang, *CLANG_FLAGS, "-c", str(llvm_ir), "-o", str(obj)], timeout, "clang-19", CompilerError)
+        lib_dir = str(self.tools.runtime_libs[0].parent)
+        link = [clang, str(obj), "-o", str(exe), f"-L{lib_dir}", f"-Wl,-rpath,{lib_dir}"]
+        link += [f"-l{lib.name.removeprefix('lib').removesuffix('.so')}" for lib in self.tools.runtime_libs]
+        _run(link, timeout, "linking with clang-19", CompilerError)
+        return CompiledModule(
+            benchmark=self.payload.stem,
+            object_path=obj,
+            toolchain=self.toolchain,
+            workdir=folder,
+            artifacts=Artifact.OBJECT | Artifact.EXECUTABLE,
+            executable_path=exe,
+            program=ProgramInfo(name=self.payload.stem, directory=folder),
+            extra={"lowered": lowered, "schedule_mlir": schedule_mlir},
+        )
+
+    def run(self, module: CompiledModule) -> RunOutput:
+        """Runs the module's executable once.
+
+        Raises:
+            CompilerError: it exited with an error or printed no result.
+            CompilerTimeout: it ran past `run_timeout`.
+        """
+        if module.executable_path is None:
+            raise ValueError("the module has no executable; build it with PayloadRunner.build")
+        stdout = _run([str(module.executable_path)], self.run_timeout, "the program", CompilerError)
+        return parse_output(stdout)
+
+    def reference(self) -> RunOutput:
+        """The untransformed payload's output, lowered by `DEFAULT_PIPELINE`, run by the JIT."""
+        if self._reference is None:
+            lowered = self.lower(None, self._new_dir("reference"))
+            command = [
+                str(self.tools.mlir_cpu_runner),
+                "-e",
+                "main",
+                "-entry-point-result=i32",
+                f"-shared-libs={','.join(str(lib) for lib in self.tools.runtime_libs)}",
+                str(lowered),
+            ]
+            stdout = _run(command, self.run_timeout, "mlir-cpu-runner-19", CompilerError)
+            self._reference = parse_output(stdout)
+        return self._reference
+
+    def check(self, module: CompiledModule) -> RunOutput:
+        """Runs `module` once and compares its result with `reference()`.
+
+        Raises:
+            OutputMismatch: shapes differ or a value is off by more than `rtol`.
+        """
+        output = self.run(module)
+        expected = self.reference().result
+        if output.result.shape != expected.shape:
+            raise OutputMismatch(
+                f"{self.payload.stem}: the result has {output.result.size} values, the reference "
+                f"{expected.size}"
+            )
+        if not np.allclose(output.result, expected, rtol=self.rtol, atol=self.rtol):
+            worst = int(np.argmax(np.abs(output.result - expected)))
+            raise OutputMismatch(
+                f"{self.payload.stem}: result[{worst}] = {output.result[worst]:g}, the reference "
+                f"has {expected[worst]:g} (rtol {self.rtol:g})"
+            )
+        return output
+
+    def time(self, module: CompiledModule, repeats: int = 3) -> Timing:
+        """Min-of-k timing over every timed call of `repeats` runs."""
+        return Timing.of([t for _ in range(repeats) for t in self.run(module).times])
+
+
+class KernelTimeReward(Reward):
+    """Seconds per kernel call measured inside the program: the minimum over `repeats` runs.
+
+    Each run makes the payload's timed calls (10 in the bundled payloads); the noise estimate
+    goes to ``module.extra["timing"]`` as a `Timing`.
+
+    Args:
+        repeats: how many times the executable runs.
+        timeout: seconds allowed to one run.
+    """
+
+    name = "kernel-time"
+    requires: ClassVar[Artifact] = Artifact.OBJECT | Artifact.EXECUTABLE
+    deterministic = False
+    platform_dependent = True
+    unit = "s"
+
+    def __init__(self, repeats: int = 3, timeout: float = 60.0) -> None:
+        if repeats < 1:
+            raise ValueError(f"repeats must be at least 1, got {repeats}")
+        self.repeats = repeats
+        self.timeout = timeout
+
+    def cost(self, module: CompiledModule) -> float:
+        """The best per-call time in seconds; records the `Timing` in ``module.extra``."""
+        if module.executable_path is None:
+            raise ValueError("kernel-time needs an executable (Artifact.EXECUTABLE)")
+        command = [str(module.executable_path)]
+        times = [
+            t
+            for _ in range(self.repeats)
+            for t in parse_output(_run(command, self.timeout, "the program", CompilerError)).times
+        ]
+        timing = Timing.of(times)
+        module.extra["timing"] = timing
+        return timing.best
+
+
+def resolve_reward(spec: str | Reward | dict[str, float]) -> Reward:
+    """``"kernel-time"`` gives `KernelTimeReward`; anything else goes to `rewards.resolve`."""
+    if spec == KernelTimeReward.name:
+        return KernelTimeReward()
+    return rewards.resolve(spec)

@@ -1,0 +1,190 @@
+"""The real gRPC compiler service: RPCs, errors, cleanup, security, rollout, generated code."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import pytest
+
+from mlgo_env.errors import (
+    BenchmarkNotFound,
+    EpisodeOver,
+    InvalidAction,
+    PermissionDenied,
+    ServiceUnavailable,
+    SessionNotFound,
+)
+from mlgo_env.service.client import ServiceConnection
+from mlgo_env.service.proto import pb
+from mlgo_env.service.server import ServiceConfig, start_server
+
+
+@pytest.fixture
+def client(service_address: str):
+    connection = ServiceConnection(service_address)
+    yield connection
+    connection.close()
+
+
+def _start(client: ServiceConnection, benchmark: str = "sha256", task: str = "inlining", **config) -> pb.StartSessionReply:
+    return client.call("StartSession", pb.StartSessionRequest(benchmark=benchmark, config=pb.CompileConfig(task=task, **config)))
+
+
+def test_version_and_benchmarks(client: ServiceConnection) -> None:
+    version = client.version()
+    assert 19 in version.llvm_versions
+    names = {b.uri: b for b in client.call("ListBenchmarks", pb.ListBenchmarksRequest()).benchmarks}
+    assert set(names) == {f"benchmark://mini-v0/{n}" for n in ("sha256", "nbody", "huffman")}
+    test = client.call("ListBenchmarks", pb.ListBenchmarksRequest(split="test")).benchmarks
+    assert [b.uri for b in test] == ["benchmark://mini-v0/huffman"]
+
+
+@pytest.mark.parametrize("name", ["nope", "../../../etc/passwd", "/etc/passwd", "benchmark://other-v0/sha256"])
+def test_unknown_or_outside_benchmarks_are_not_found(client: ServiceConnection, name: str) -> None:
+    with pytest.raises(BenchmarkNotFound):
+        _start(client, name)
+
+
+def test_bad_task_and_reward_are_invalid_arguments(client: ServiceConnection) -> None:
+    with pytest.raises(ValueError, match="unknown task"):
+        _start(client, task="loop_unroll")
+    with pytest.raises(ValueError, match="No reward named"):
+        _start(client, rewards=[pb.RewardSpec(name="sizee")])
+    with pytest.raises(ValueError, match="opt_level"):
+        _start(client, opt_level="-fplugin=/tmp/evil.so")
+
+
+def test_step_to_the_end_and_cleanup(client: ServiceConnection) -> None:
+    reply = _start(client, rewards=[pb.RewardSpec(name="size")])
+    session = reply.session_id
+    with pytest.raises(InvalidAction):
+        client.call("Step", pb.StepRequest(session_id=session, action=pb.Action(index=5)))
+    steps = 0
+    while True:
+        step = client.call("Step", pb.StepRequest(session_id=session, action=pb.Action(index=0)))
+        steps += 1
+        if step.done:
+            break
+    assert step.result.decisions == steps
+    assert step.result.text_size > 0 and step.result.has_reward and step.result.baseline_cost > 0
+    workdir = Path(step.result.object_path).parent
+    assert workdir.is_dir()
+    with pytest.raises(EpisodeOver):
+        client.call("Step", pb.StepRequest(session_id=session, action=pb.Action(index=0)))
+    client.call("EndSession", pb.EndSessionRequest(session_id=session))
+    assert not workdir.exists()
+    client.call("EndSession", pb.EndSessionRequest(session_id=session))  # idempotent
+    with pytest.raises(SessionNotFound):
+        client.call("Step", pb.StepRequest(session_id=session, action=pb.Action(index=0)))
+
+
+def test_idle_sessions_are_reaped(mini_corpus) -> None:
+    server, servicer, port = start_server("127.0.0.1:0", ServiceConfig(corpus=mini_corpus.root, idle_timeout=0.5))
+    client = ServiceConnection(f"127.0.0.1:{port}")
+    try:
+        reply = _start(client)
+        assert servicer.active_sessions == 1
+        deadline = time.monotonic() + 10
+        while servicer.active_sessions and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert servicer.active_sessions == 0
+        with pytest.raises(SessionNotFound):
+            client.call("Step", pb.StepRequest(session_id=reply.session_id, action=pb.Action(index=0)))
+    finally:
+        client.close()
+        servicer.shutdown()
+        server.stop(0)
+
+
+def test_shutdown_closes_every_session(mini_corpus, child_compilers) -> None:
+    server, servicer, port = start_server("127.0.0.1:0", ServiceConfig(corpus=mini_corpus.root))
+    client = ServiceConnection(f"127.0.0.1:{port}")
+    workdirs = []
+    for name in ("sha256", "nbody"):
+        reply = _start(client, name)
+        workdirs.append(servicer._sessions[reply.session_id].compile.workdir)
+    assert len(child_compilers()) == 2
+    servicer.shutdown()
+    server.stop(0)
+    client.close()
+    assert child_compilers() == []
+    assert not any(w.exists() for w in workdirs)
+
+
+def test_remote_listening_needs_flag_and_token(mini_corpus) -> None:
+    config = ServiceConfig(corpus=mini_corpus.root)
+    with pytest.raises(PermissionDenied, match="allow-remote"):
+        start_server("0.0.0.0:0", config)
+    with pytest.raises(PermissionDenied, match="token"):
+        start_server("0.0.0.0:0", config, allow_remote=True)
+
+
+def test_token_is_checked(mini_corpus) -> None:
+    server, servicer, port = start_server("127.0.0.1:0", ServiceConfig(corpus=mini_corpus.root, token="s3cret"))
+    try:
+        with pytest.raises(PermissionDenied):
+            ServiceConnection(f"127.0.0.1:{port}", token="wrong").version()
+        assert ServiceConnection(f"127.0.0.1:{port}", token="s3cret").version().service_version
+    finally:
+        servicer.shutdown()
+        server.stop(0)
+
+
+def test_dead_service_is_unavailable() -> None:
+    with pytest.raises(ServiceUnavailable, match="unavailable"):
+        ServiceConnection("127.0.0.1:1", rpc_timeout=5).version()
+
+
+@pytest.mark.parametrize("policy", ["always", "never", "random", "llvm-default"])
+def test_rollout_builtin_policies(client: ServiceConnection, policy: str) -> None:
+    request = pb.RolloutRequest(benchmark="huffman", config=pb.CompileConfig(task="inlining", rewards=[pb.RewardSpec(name="size")]),
+                                policy=pb.Policy(builtin=policy, seed=1), return_observations=True)  # fmt: skip
+    reply = client.call("Rollout", request)
+    decisions = reply.result.decisions
+    assert decisions > 0 and reply.actions.spec.shape == [decisions]
+    features = {t.spec.name: list(t.spec.shape) for t in reply.observations}
+    assert features["callee_basic_block_count"] == [decisions, 1]
+    if policy == "llvm-default":
+        assert "inlining_default" in features
+
+
+def test_rollout_torchscript_policy(client: ServiceConnection) -> None:
+    torch = pytest.importorskip("torch", reason="TorchScript policies need the agents extra")
+
+    class InlineSmallCallees(torch.nn.Module):
+        def forward(self, observation: dict[str, torch.Tensor]) -> torch.Tensor:
+            return (observation["callee_basic_block_count"] <= 2).to(torch.int64)
+
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.script(InlineSmallCallees()), buffer)
+    config = pb.CompileConfig(task="inlining")
+    reply = client.call("Rollout", pb.RolloutRequest(benchmark="sha256", config=config, return_observations=True,
+                                                     policy=pb.Policy(torchscript=buffer.getvalue())))  # fmt: skip
+    observations = {t.spec.name: t for t in reply.observations}
+    from mlgo_env.service.convert import array_from_pb
+
+    expected = (array_from_pb(observations["callee_basic_block_count"]).reshape(-1) <= 2).astype(int)
+    assert array_from_pb(reply.actions).tolist() == expected.tolist()
+    with pytest.raises(ValueError, match="TorchScript"):
+        client.call("Rollout", pb.RolloutRequest(benchmark="sha256", config=config, policy=pb.Policy(torchscript=b"junk")))
+
+
+def test_validate_after_episode(client: ServiceConnection) -> None:
+    reply = _start(client, "sha256")
+    with pytest.raises(EpisodeOver):
+        client.call("Validate", pb.ValidateRequest(session_id=reply.session_id))
+    while not client.call("Step", pb.StepRequest(session_id=reply.session_id, action=pb.Action(index=1))).done:
+        pass
+    result = client.call("Validate", pb.ValidateRequest(session_id=reply.session_id))
+    assert result.ok, result.message
+    client.call("EndSession", pb.EndSessionRequest(session_id=reply.session_id))
+
+
+def test_generated_code_is_fresh(tmp_path: Path) -> None:
+    from mlgo_env.service import generate_proto
+
+    for path in generate_proto.generate(tmp_path):
+        checked_in = generate_proto.HERE / path.name
+        assert path.read_text() == checked_in.read_text(), f"{checked_in} is stale: run python -m mlgo_env.service.generate_proto"
