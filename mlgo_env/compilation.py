@@ -216,7 +216,9 @@ class InteractiveCompile:
             self.observation = None
             return None
         self.context = decision.context
-        self.observation = self.header.decode(decision.raw)
+        self.observation = self.task.repair_observation(
+            self.header.decode(decision.raw), self.toolchain.version, self.include_default
+        )
         return self.observation
 
     def step(self, action: object) -> dict[str, np.ndarray] | None:

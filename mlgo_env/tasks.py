@@ -39,6 +39,10 @@ class Task(ABC):
         """Which discrete actions are legal now (None: all of them)."""
         return None
 
+    def repair_observation(self, observation: Observation, llvm_version: int, include_default: bool) -> Observation:
+        """Undo known bugs of an LLVM version in what it sends (default: nothing to undo)."""
+        return observation
+
 
 def _as_index(action: object) -> int:
     value = np.asarray(action)
@@ -65,6 +69,21 @@ class InliningTask(Task):
         if include_default:
             flags += ["-mllvm", "-inliner-interactive-include-default"]
         return flags
+
+    def repair_observation(self, observation: Observation, llvm_version: int, include_default: bool) -> Observation:
+        """Put LLVM 19's default decision where it belongs.
+
+        LLVM 19's MLInlineAdvisor writes the default decision into tensor number
+        ``InlineCostFeatureIndex::NumberOfFeatures`` (25, which is ``callee_basic_block_count``)
+        instead of ``inlining_default``, which stays 0; LLVM 22 writes it to the right tensor.
+        Following the moved value reproduces the plain compile byte for byte (checked on the
+        bundled corpus). The callee's block count itself is lost: it is reported as -1.
+        """
+        if include_default and llvm_version < 20 and self.default_feature in observation:
+            slot = observation["callee_basic_block_count"]
+            observation[self.default_feature] = slot.copy()
+            observation["callee_basic_block_count"] = np.full_like(slot, -1)
+        return observation
 
     def check_action(self, action: object, observation: Observation) -> int:
         """0 or 1."""

@@ -25,6 +25,7 @@ _PACKAGE_OF = {
     "llvm-link": "llvm-{v}",
     "llvm-mca": "llvm-{v}",
     "llvm-readobj": "llvm-{v}",
+    "llvm-size": "llvm-{v}",
     "llvm-objcopy": "llvm-{v}",
     "llvm-objdump": "llvm-{v}",
     "llvm-dis": "llvm-{v}",

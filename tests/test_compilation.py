@@ -149,3 +149,41 @@ def test_episode_without_decisions_finishes(tmp_path: Path, toolchain) -> None:
     with InteractiveCompile(toolchain, benchmark, get_task("inlining"), CompileOptions()) as session:
         assert session.start() is None
         assert session.done and session.result().object_path.is_file()
+
+
+@pytest.mark.parametrize("version", [19, 22])
+def test_following_llvm_default_is_the_plain_compile(version: int, tmp_path: Path) -> None:
+    from mlgo_env.compilation import compile_baseline
+    from mlgo_env.corpus import build_from_programs
+    from mlgo_env.toolchain import installed_versions
+
+    if version not in installed_versions():
+        pytest.skip(f"LLVM {version} is not installed (optional)")
+    import json
+    import shutil
+
+    from mlgo_env.corpus import BUNDLED_PROGRAMS
+
+    source = tmp_path / "src"
+    for name in ("binsearch", "btree"):
+        shutil.copytree(BUNDLED_PROGRAMS / name, source / name)
+    (source / "split.json").write_text(json.dumps({"train": ["binsearch", "btree"]}))
+    toolchain = get_toolchain(version)
+    corpus = build_from_programs(source, tmp_path / "corpus", toolchain)
+    options = CompileOptions(opt_level="-Oz")
+    for benchmark in corpus:
+        followed = run_episode(benchmark, "inlining", "llvm-default", toolchain=toolchain, options=options, keep_dir=tmp_path / "k")
+        plain = compile_baseline(toolchain, benchmark, options, tmp_path)
+        defaults = followed.observations["inlining_default"].reshape(-1)
+        assert 0 < defaults.sum() < defaults.size, "LLVM inlines some call sites and not others"
+        assert followed.object_path is not None
+        assert _text(followed.object_path.read_bytes()) == _text(plain.object_path.read_bytes())
+
+
+def _text(obj: bytes) -> bytes:
+    import io
+
+    from elftools.elf.elffile import ELFFile
+
+    elf = ELFFile(io.BytesIO(obj))
+    return b"".join(s.data() for s in elf.iter_sections() if s.name.startswith(".text"))

@@ -25,7 +25,9 @@ class InliningEnv(CompilerEnv):
     ## Observation Space
     ``Dict`` of the feature tensors LLVM declares in its channel header (38 int64 features of
     shape ``(1,)`` in LLVM 19), plus ``inlining_default`` (LLVM's own decision) when
-    ``include_default=True``.
+    ``include_default=True``. LLVM 19 sends that decision in the ``callee_basic_block_count``
+    slot (an LLVM bug, fixed in 22): the environment moves it to ``inlining_default`` and
+    reports ``callee_basic_block_count`` as -1 (unknown) in that mode.
 
     ## Rewards
     0 at every step; at the end, the reward's relative improvement over the same module compiled

@@ -35,6 +35,8 @@ __all__ = [
     "ScheduleLibrary",
     "payload_path",
     "bundled_payloads",
+    "matching_brace",
+    "parse_schedules",
 ]
 
 SCHEDULES_DIR = Path(__file__).parent / "schedules"
@@ -158,14 +160,17 @@ class ScheduleLibrary:
         return [s for s in self._by_name.values() if s.phase == "pipeline"]
 
     def closure(self, names: Iterable[str]) -> list[NamedSchedule]:
-        """`names` and every sequence they include, transitively, in library order."""
+        """`names` and every sequence they include, transitively, in library order.
+
+        Includes of names the library lacks are left for mlir-opt to report.
+        """
         needed: set[str] = set()
         pending = list(names)
         while pending:
             name = pending.pop()
-            if name not in needed:
+            if name not in needed and name in self._by_name:
                 needed.add(name)
-                pending.extend(self[name].includes)
+                pending.extend(self._by_name[name].includes)
         return [s for s in self._by_name.values() if s.name in needed]
 
     def module_text(self, schedules: Iterable[NamedSchedule], entry: str = "") -> str:
@@ -279,9 +284,9 @@ def parse_schedules(path: Path) -> list[NamedSchedule]:
     schedules = []
     for match in _HEADER.finditer(text):
         name = match.group(1)
-        args_end = _matching(text, match.end() - 1, "(", ")")
+        args_end = matching_brace(text, match.end() - 1, "(", ")")
         body_start = text.index("{", _skip_attributes(text, args_end + 1))
-        end = _matching(text, body_start, "{", "}") + 1
+        end = matching_brace(text, body_start, "{", "}") + 1
         line_start = text.rfind("\n", 0, match.start()) + 1
         phase_match = _PHASE.search(text, args_end, body_start)
         phase = phase_match.group(1) if phase_match else "internal"
@@ -316,8 +321,12 @@ def _params(path: Path, name: str, args: str) -> tuple[Param, ...]:
     return tuple(params)
 
 
-def _matching(text: str, start: int, open_: str, close: str) -> int:
-    """Index of the bracket closing the one at `start`."""
+def matching_brace(text: str, start: int, open_: str = "{", close: str = "}") -> int:
+    """Index of the bracket closing the one at `start` (MLIR text without brackets in strings).
+
+    Raises:
+        ValueError: it is never closed.
+    """
     depth = 0
     for index in range(start, len(text)):
         if text[index] == open_:
@@ -334,7 +343,7 @@ def _skip_attributes(text: str, start: int) -> int:
     attributes = text.find("attributes", start)
     brace = text.find("{", start)
     if attributes != -1 and attributes < brace:
-        return _matching(text, text.index("{", attributes), "{", "}") + 1
+        return matching_brace(text, text.index("{", attributes), "{", "}") + 1
     return start
 
 

@@ -22,6 +22,7 @@ as the noise estimate.
 from __future__ import annotations
 
 import re
+import shutil
 import statistics
 import subprocess
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ __all__ = [
 DEFAULT_PIPELINE: tuple[str, ...] = (
     "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion="
     "identity-layout-map}",
+    "cse",
+    "canonicalize",
     "convert-linalg-to-loops",
     "scf-forall-to-for",
     "convert-vector-to-scf",
@@ -162,8 +165,9 @@ def parse_output(stdout: str) -> RunOutput:
     start = stdout.find("data =")
     if start == -1:
         raise CompilerError("the program printed no result memref (`printMemrefF32`)", stdout[-2000:])
-    end = stdout.find("mlgo-", start)
-    block = stdout[start + len("data =") : end if end != -1 else len(stdout)]
+    limit = stdout.find("mlgo-", start)
+    end = stdout.rfind("]", start, limit if limit != -1 else len(stdout))
+    block = stdout[start + len("data =") : end]
     result = np.array([float(v) for v in _NUMBER.findall(block)], dtype=np.float64)
     times = tuple(
         float(line.split()[1]) for line in stdout.splitlines() if line.startswith("mlgo-time ")
@@ -251,7 +255,11 @@ class PayloadRunner:
         Raises:
             ScheduleFailed: it does not; the message carries mlir-opt's diagnostics.
         """
-        self.lower(schedule_mlir, self._new_dir("check"))
+        folder = self._new_dir("check")
+        try:
+            self.lower(schedule_mlir, folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def build(self, schedule_mlir: str | None, label: str = "build") -> CompiledModule:
         """Lowers with `schedule_mlir` (None: the default pipeline), compiles and links.

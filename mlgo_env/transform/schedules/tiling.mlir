@@ -14,48 +14,73 @@ module attributes {transform.with_named_sequence} {
     transform.yield %anchor : !transform.any_op
   }
 
-  // Fuses the producers of the anchor's operands 0..2 (e.g. a `linalg.fill` of the accumulator,
-  // an element-wise producer) into `%loop`; operands without a fusible producer are skipped.
-  transform.named_sequence @fuse_producers(%root: !transform.any_op {transform.readonly},
-      %loop: !transform.any_op {transform.readonly}) attributes {mlgo.phase = "internal"} {
-    transform.include @fuse_producer_0 failures(suppress) (%root, %loop)
-        : (!transform.any_op, !transform.any_op) -> ()
-    transform.include @fuse_producer_1 failures(suppress) (%root, %loop)
-        : (!transform.any_op, !transform.any_op) -> ()
-    transform.include @fuse_producer_2 failures(suppress) (%root, %loop)
-        : (!transform.any_op, !transform.any_op) -> ()
-    transform.yield
-  }
-
-  transform.named_sequence @fuse_producer_0(%root: !transform.any_op {transform.readonly},
-      %loop: !transform.any_op {transform.readonly}) attributes {mlgo.phase = "internal"} {
+  // Tags the op producing operand `i` of the anchor `mlgo.fusible`; fails (silenceably) when the
+  // operand is a function argument.
+  transform.named_sequence @mark_producer_0(%root: !transform.any_op {transform.readonly})
+      attributes {mlgo.phase = "internal"} {
     %anchor = transform.include @match_anchor failures(propagate) (%root)
         : (!transform.any_op) -> !transform.any_op
     %producer = transform.get_producer_of_operand %anchor[0]
         : (!transform.any_op) -> !transform.any_op
-    %fused, %new_loop = transform.structured.fuse_into_containing_op %producer into %loop
-        : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)
+    transform.annotate %producer "mlgo.fusible" : !transform.any_op
     transform.yield
   }
 
-  transform.named_sequence @fuse_producer_1(%root: !transform.any_op {transform.readonly},
-      %loop: !transform.any_op {transform.readonly}) attributes {mlgo.phase = "internal"} {
+  transform.named_sequence @mark_producer_1(%root: !transform.any_op {transform.readonly})
+      attributes {mlgo.phase = "internal"} {
     %anchor = transform.include @match_anchor failures(propagate) (%root)
         : (!transform.any_op) -> !transform.any_op
     %producer = transform.get_producer_of_operand %anchor[1]
         : (!transform.any_op) -> !transform.any_op
-    %fused, %new_loop = transform.structured.fuse_into_containing_op %producer into %loop
-        : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)
+    transform.annotate %producer "mlgo.fusible" : !transform.any_op
     transform.yield
   }
 
-  transform.named_sequence @fuse_producer_2(%root: !transform.any_op {transform.readonly},
-      %loop: !transform.any_op {transform.readonly}) attributes {mlgo.phase = "internal"} {
+  transform.named_sequence @mark_producer_2(%root: !transform.any_op {transform.readonly})
+      attributes {mlgo.phase = "internal"} {
     %anchor = transform.include @match_anchor failures(propagate) (%root)
         : (!transform.any_op) -> !transform.any_op
     %producer = transform.get_producer_of_operand %anchor[2]
         : (!transform.any_op) -> !transform.any_op
-    %fused, %new_loop = transform.structured.fuse_into_containing_op %producer into %loop
+    transform.annotate %producer "mlgo.fusible" : !transform.any_op
+    transform.yield
+  }
+
+  // Tags the producers of the anchor's operands 0..2 (e.g. the `linalg.fill` of an accumulator,
+  // an element-wise producer) `mlgo.fusible`; call before tiling the anchor. Includes with
+  // results cannot suppress failures in MLIR 19 (mlir-opt crashes), hence tags, not handles.
+  transform.named_sequence @mark_producers(%root: !transform.any_op {transform.readonly})
+      attributes {mlgo.phase = "internal"} {
+    transform.include @mark_producer_0 failures(suppress) (%root) : (!transform.any_op) -> ()
+    transform.include @mark_producer_1 failures(suppress) (%root) : (!transform.any_op) -> ()
+    transform.include @mark_producer_2 failures(suppress) (%root) : (!transform.any_op) -> ()
+    transform.yield
+  }
+
+  // Canonicalizes the kernels and removes common subexpressions: drops the producers that
+  // fusion left without uses, so they are neither bufferized nor computed.
+  transform.named_sequence @cleanup(%root: !transform.any_op {transform.readonly})
+      attributes {mlgo.phase = "internal"} {
+    %funcs = transform.include @match_kernels failures(propagate) (%root)
+        : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %funcs {
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    transform.apply_cse to %funcs : !transform.any_op
+    transform.yield
+  }
+
+  // Fuses the linalg ops tagged `mlgo.fusible` into the `scf.forall` around the anchor (an
+  // accumulator fill through the loop's shared outputs).
+  transform.named_sequence @fuse_marked(%root: !transform.any_op {transform.readonly})
+      attributes {mlgo.phase = "internal"} {
+    %anchor = transform.include @match_anchor failures(propagate) (%root)
+        : (!transform.any_op) -> !transform.any_op
+    %loop = transform.get_parent_op %anchor {op_name = "scf.forall"}
+        : (!transform.any_op) -> !transform.any_op
+    %producers = transform.structured.match interface{LinalgOp} attributes{mlgo.fusible} in %root
+        : (!transform.any_op) -> !transform.any_op
+    %fused, %new_loop = transform.structured.fuse_into_containing_op %producers into %loop
         : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)
     transform.yield
   }
@@ -66,13 +91,14 @@ module attributes {transform.with_named_sequence} {
       %t0: !transform.param<i64> {transform.readonly, mlgo.choices = [4, 8, 16, 32, 64]},
       %t1: !transform.param<i64> {transform.readonly, mlgo.choices = [4, 8, 16, 32, 64]})
       attributes {mlgo.phase = "tensor"} {
+    transform.include @mark_producers failures(propagate) (%root) : (!transform.any_op) -> ()
     %anchor = transform.include @match_anchor failures(propagate) (%root)
         : (!transform.any_op) -> !transform.any_op
     %tiled, %forall = transform.structured.tile_using_forall %anchor tile_sizes [%t0, %t1]
         : (!transform.any_op, !transform.param<i64>, !transform.param<i64>)
         -> (!transform.any_op, !transform.any_op)
-    transform.include @fuse_producers failures(propagate) (%root, %forall)
-        : (!transform.any_op, !transform.any_op) -> ()
+    transform.include @fuse_marked failures(suppress) (%root) : (!transform.any_op) -> ()
+    transform.include @cleanup failures(propagate) (%root) : (!transform.any_op) -> ()
     transform.yield
   }
 
@@ -80,12 +106,13 @@ module attributes {transform.with_named_sequence} {
   transform.named_sequence @tile_fuse_1d(%root: !transform.any_op {transform.readonly},
       %t0: !transform.param<i64> {transform.readonly, mlgo.choices = [4, 8, 16, 32, 64]})
       attributes {mlgo.phase = "tensor"} {
+    transform.include @mark_producers failures(propagate) (%root) : (!transform.any_op) -> ()
     %anchor = transform.include @match_anchor failures(propagate) (%root)
         : (!transform.any_op) -> !transform.any_op
     %tiled, %forall = transform.structured.tile_using_forall %anchor tile_sizes [%t0]
         : (!transform.any_op, !transform.param<i64>) -> (!transform.any_op, !transform.any_op)
-    transform.include @fuse_producers failures(propagate) (%root, %forall)
-        : (!transform.any_op, !transform.any_op) -> ()
+    transform.include @fuse_marked failures(suppress) (%root) : (!transform.any_op) -> ()
+    transform.include @cleanup failures(propagate) (%root) : (!transform.any_op) -> ()
     transform.yield
   }
 

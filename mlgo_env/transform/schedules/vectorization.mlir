@@ -9,14 +9,25 @@ module attributes {transform.with_named_sequence} {
     transform.yield %funcs : !transform.any_op
   }
 
-  // Vectorizes every linalg op with static shapes in the kernels (tile first so that shapes are
-  // small) and folds the transfers it creates. Ops with dynamic shapes stay scalar.
+  // Vectorizes the linalg ops inside loops of the kernels (so tile first: untiled ops would
+  // become huge vectors and stay scalar here) and folds the tensor slices into the transfers.
+  // Fails on a tile with dynamic shape.
   transform.named_sequence @vectorize(%root: !transform.any_op {transform.readonly})
       attributes {mlgo.phase = "tensor"} {
     %funcs = transform.include @match_kernels failures(propagate) (%root)
         : (!transform.any_op) -> !transform.any_op
-    %vectorized = transform.structured.vectorize_children_and_apply_patterns %funcs
+    %loops = transform.structured.match ops{["scf.for", "scf.forall"]} in %funcs
         : (!transform.any_op) -> !transform.any_op
+    %nested = transform.structured.match interface{LinalgOp} in %loops
+        : (!transform.any_op) -> !transform.any_op
+    %ops = transform.merge_handles %nested {deduplicate} : !transform.any_op
+    transform.structured.vectorize %ops : !transform.any_op
+    transform.apply_patterns to %funcs {
+      transform.apply_patterns.tensor.fold_tensor_subset_ops_into_vector_transfers
+      transform.apply_patterns.vector.cast_away_vector_leading_one_dim
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    transform.apply_cse to %funcs : !transform.any_op
     transform.yield
   }
 

@@ -1,0 +1,261 @@
+"""Ray actors that own a compiler service each, and the pool that keeps one per worker CPU.
+
+A `RolloutWorker` holds one CPU, runs a compiler service inside its process (`ServiceHost`) and
+answers one rollout at a time through that service's ``Rollout`` RPC, so episodes run exactly as
+they do on a local service. Workers never receive commands or paths, only benchmark ids of the
+corpus the pool gave them.
+
+A failed rollout comes back as a value (`Attempt` with a `Fault`), never as an exception, so the
+driver decides about retries; a worker that dies makes Ray raise instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlgo_env.corpus import Corpus, default_corpus
+from mlgo_env.distributed import connect, require_ray
+from mlgo_env.distributed.host import CorpusRef, ServiceHost, default_root
+from mlgo_env.errors import CompilerError, MlgoEnvError, ServiceError, ServiceUnavailable
+from mlgo_env.protocol import TensorSpec
+from mlgo_env.service import convert
+from mlgo_env.service.proto import pb
+
+__all__ = ["Attempt", "Fault", "Rollout", "RolloutSettings", "RolloutWorker", "Worker", "WorkerPool"]
+
+Policy = str | bytes
+"""A built-in policy name (``"llvm-default"``, ``"random"``, …) or a saved TorchScript module."""
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    """What every episode of a collection shares: task, reward, options and time limits.
+
+    Attributes:
+        task: ``"inlining"``, ``"regalloc_eviction"`` or ``"regalloc_priority"``.
+        reward: a registered reward name scored against LLVM's heuristic, or None for none.
+        opt_level: override the recorded optimisation level (``"-Oz"``, …).
+        llvm_version: the LLVM version (None: the service's default).
+        decision_timeout: seconds the compiler may take to ask its next decision; past it the
+            service kills the compiler and the attempt fails with ``CompilerTimeout``.
+        compile_timeout: seconds one compile may take.
+        return_observations: keep every observation (False: actions and sizes only).
+    """
+
+    task: str = "inlining"
+    reward: str | None = "size"
+    opt_level: str | None = None
+    llvm_version: int | None = None
+    decision_timeout: float = 60.0
+    compile_timeout: float = 600.0
+    return_observations: bool = True
+
+    def config(self) -> pb.CompileConfig:
+        """The service's compile configuration for these settings."""
+        return pb.CompileConfig(
+            task=self.task,
+            llvm_version=self.llvm_version or 0,
+            opt_level=self.opt_level or "",
+            rewards=[pb.RewardSpec(name=self.reward)] if self.reward else [],
+            decision_timeout_s=self.decision_timeout,
+            compile_timeout_s=self.compile_timeout,
+        )
+
+    @property
+    def rpc_timeout(self) -> float:
+        """Seconds a rollout RPC may take: the baseline and the episode's compile, plus a margin."""
+        return 2 * self.compile_timeout + 60.0
+
+
+@dataclass
+class Rollout:
+    """One finished episode: every observation and action, the sizes, and the reward."""
+
+    benchmark: str
+    observations: dict[str, np.ndarray]
+    """Each feature stacked over decisions: shape ``(decisions, *declared shape)``."""
+    actions: np.ndarray
+    decisions: int
+    text_size: int
+    object_size: int
+    compile_seconds: float
+    reward: float | None = None
+    cost: float | None = None
+    baseline_cost: float | None = None
+
+    @classmethod
+    def from_reply(cls, reply: pb.RolloutReply) -> Rollout:
+        """The rollout a ``Rollout`` RPC returned."""
+        result = reply.result
+        scored = result.has_reward
+        return cls(
+            benchmark=reply.benchmark,
+            observations={t.spec.name: convert.array_from_pb(t) for t in reply.observations},
+            actions=convert.array_from_pb(reply.actions),
+            decisions=int(result.decisions),
+            text_size=int(result.text_size),
+            object_size=int(result.object_size),
+            compile_seconds=float(result.compile_seconds),
+            reward=float(result.reward) if scored else None,
+            cost=float(result.cost) if scored else None,
+            baseline_cost=float(result.baseline_cost) if scored else None,
+        )
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Why an attempt failed: the mlgo-env (or Ray) error's class name, its message, and whether
+    another attempt may succeed (a hung or crashed compiler, a dead worker) or not (an unknown
+    benchmark, a policy that cannot run on the task)."""
+
+    type: str
+    details: str
+    retryable: bool
+
+    @classmethod
+    def from_exception(cls, exc: Exception) -> Fault:
+        """The fault a service error stands for."""
+        retryable = isinstance(exc, CompilerError | ServiceUnavailable) or type(exc) is ServiceError
+        return cls(type=type(exc).__name__, details=str(exc), retryable=retryable)
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.details}"
+
+
+@dataclass
+class Attempt:
+    """What a worker returns for one rollout: the rollout, or the fault that stopped it."""
+
+    worker: str
+    seconds: float
+    """Time spent inside the worker, from the call's arrival to its answer."""
+    rollout: Rollout | None = None
+    fault: Fault | None = None
+
+
+class RolloutWorker:
+    """A Ray actor (one CPU) owning a compiler service; runs one rollout at a time.
+
+    Args:
+        name: the pool's name for this worker (shown in outcomes and logs).
+        corpus: where the corpus comes from (`CorpusRef`).
+        root: the node's directory for workers (None: `default_root`).
+    """
+
+    def __init__(self, name: str, corpus: CorpusRef, root: str | None = None) -> None:
+        node_root = Path(root) if root else default_root()
+        self._host = ServiceHost(corpus.materialize(node_root), node_root)
+        node = require_ray().get_runtime_context().get_node_id()
+        self.name = f"{name}@{node[:8]}:{os.getpid()}"
+
+    def identity(self) -> str:
+        """``name@node:pid``; answering also tells the driver the worker has started."""
+        return self.name
+
+    def spaces(self, task: str, include_default: bool, llvm_version: int | None) -> tuple[list[TensorSpec], TensorSpec]:
+        """The task's feature specs and advice spec, read from a real compile."""
+        request = pb.GetSpacesRequest(task=task, llvm_version=llvm_version or 0, include_default=include_default)
+        reply = self._host.connection.call("GetSpaces", request)
+        return [convert.spec_from_pb(s) for s in reply.features], convert.spec_from_pb(reply.advice)
+
+    def rollout(self, benchmark: str, seed: int, policy: Policy, settings: RolloutSettings) -> Attempt:
+        """Run one episode of `benchmark` with `policy`; failures come back as a `Fault`."""
+        started = time.monotonic()
+        message = pb.Policy(torchscript=policy, seed=seed) if isinstance(policy, bytes) else pb.Policy(builtin=policy, seed=seed)
+        request = pb.RolloutRequest(
+            benchmark=benchmark,
+            config=settings.config(),
+            policy=message,
+            return_observations=settings.return_observations,
+        )
+        try:
+            reply = self._host.connection.call("Rollout", request, timeout=settings.rpc_timeout)
+        except (MlgoEnvError, ValueError) as exc:
+            return Attempt(self.name, time.monotonic() - started, fault=Fault.from_exception(exc))
+        return Attempt(self.name, time.monotonic() - started, rollout=Rollout.from_reply(reply))
+
+    def close(self) -> None:
+        """Stop the service: close every session, kill its compilers, remove its files."""
+        self._host.close()
+
+
+@functools.cache
+def _remote(cls: type) -> Any:
+    """`cls` as a Ray actor class holding one CPU; retries are the driver's business, not Ray's."""
+    return require_ray().remote(num_cpus=1, max_restarts=0, max_task_retries=0)(cls)
+
+
+@dataclass(eq=False)
+class Worker:
+    """The driver's handle on one worker actor."""
+
+    handle: Any
+    name: str
+    started: bool = False
+    """Whether the worker has answered a call (until then, calls also wait for its start)."""
+
+
+class WorkerPool:
+    """A fixed number of `RolloutWorker` actors; dead or hung ones are replaced on request.
+
+    Args:
+        workers: how many (default: one per CPU of the cluster).
+        corpus: the corpus directory (default: the bundled programs, built on first use).
+        share_corpus: the corpus path is visible on every node (an NFS mount, or one machine);
+            otherwise its bytes travel once through Ray's object store to each node.
+        root: the directory for workers' files on every node (default: `default_root`).
+
+    Connects to Ray (`connect`) if this process is not connected yet.
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        corpus: str | Path | None = None,
+        share_corpus: bool = False,
+        root: str | Path | None = None,
+    ) -> None:
+        cluster = connect()
+        self.corpus = Corpus.load(corpus) if corpus else default_corpus()
+        self.size = workers or cluster.cpus
+        if self.size < 1:
+            raise ValueError(f"a pool needs at least one worker, not {self.size}")
+        self._corpus_ref = CorpusRef.shared(self.corpus.root) if share_corpus else CorpusRef.ship(self.corpus.root)
+        self._root = str(root) if root else None
+        self._started = 0
+        self.workers = [self._start() for _ in range(self.size)]
+
+    def _start(self) -> Worker:
+        name = f"worker-{self._started}"
+        self._started += 1
+        handle = _remote(RolloutWorker).remote(name, self._corpus_ref, self._root)
+        return Worker(handle=handle, name=name)
+
+    def replace(self, worker: Worker) -> Worker:
+        """Kill `worker` (if it still runs) and start another in its place."""
+        require_ray().kill(worker.handle, no_restart=True)
+        fresh = self._start()
+        self.workers[self.workers.index(worker)] = fresh
+        return fresh
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop every worker: a clean shutdown first, then kill what did not stop in `timeout` s."""
+        ray = require_ray()
+        closing = [w.handle.close.remote() for w in self.workers]
+        ray.wait(closing, num_returns=len(closing), timeout=timeout)
+        for worker in self.workers:
+            ray.kill(worker.handle, no_restart=True)
+        self.workers = []
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,128 @@
+"""Collections on a real local Ray with real services and clang-19, including killed, hung and
+stopped workers: every episode ends exactly once, retried elsewhere or reported with its cause."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlgo_env.corpus import Corpus
+from mlgo_env.episode import run_episode
+from mlgo_env.errors import BenchmarkNotFound
+
+from .conftest import NO_RAY, compilers_under
+
+ray = pytest.importorskip("ray", reason=NO_RAY)
+
+from mlgo_env.distributed.actors import RolloutSettings, WorkerPool  # noqa: E402
+from mlgo_env.distributed.collect import collect  # noqa: E402
+from mlgo_env.distributed.dataset import read_decisions, read_episodes  # noqa: E402
+
+BENCHMARKS = ["sha256", "nbody", "huffman"]
+
+
+@pytest.fixture(scope="module")
+def pool(ray_session: None, mini_corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerPool]:
+    root = tmp_path_factory.mktemp("ray")
+    with WorkerPool(2, mini_corpus.root, share_corpus=True, root=root) as workers:
+        yield workers
+    assert compilers_under(root) == {}
+    assert list(root.iterdir()) == []  # every worker directory removed, the killed ones included
+
+
+def _when_compiling(pool: WorkerPool, action: Callable[[int, int], None]) -> threading.Thread:
+    """Run `action(compiler_pid, worker_pid)` on the first interactive compile seen under the pool's root."""
+    root = Path(pool._root)
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = compilers_under(root)
+            if found:
+                action(*next(iter(found.items())))
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_trajectories_match_local_episodes_and_stream_to_parquet(pool: WorkerPool, mini_corpus: Corpus, tmp_path: Path) -> None:
+    out = tmp_path / "rollouts.parquet"
+    outcomes = list(collect("llvm-default", BENCHMARKS, pool, out=out, progress=False))
+    assert sorted(o.episode for o in outcomes) == [0, 1, 2]
+    for outcome in outcomes:
+        assert outcome.ok and outcome.attempts == 1 and outcome.faults == []
+        local = run_episode(mini_corpus.benchmark(outcome.benchmark), "inlining", "llvm-default")
+        assert outcome.rollout.actions.tolist() == local.actions.tolist()
+        assert outcome.rollout.object_size == local.object_size
+        assert outcome.rollout.observations["callee_basic_block_count"].shape == (local.decisions, 1)
+        assert outcome.rollout.reward is not None and outcome.latency >= outcome.worker_seconds > 0
+    table = read_episodes(out).to_pandas().sort_values("episode")
+    assert table["benchmark"].tolist() == [f"benchmark://mini-v0/{b}" for b in BENCHMARKS]
+    assert (table["status"] == "ok").all() and table["policy"].unique().tolist() == ["llvm-default"]
+    decisions = read_decisions(out)
+    assert len(decisions.actions) == table["decisions"].sum()
+    assert np.array_equal(decisions.observations["inlining_default"].reshape(-1), decisions.actions)
+    with pytest.raises(FileExistsError):
+        collect("llvm-default", BENCHMARKS, pool, out=out, progress=False)
+
+
+def test_killed_worker_mid_episode_is_retried_elsewhere(pool: WorkerPool, tmp_path: Path) -> None:
+    killed: list[int] = []
+    watcher = _when_compiling(pool, lambda compiler, worker: (killed.append(worker), os.kill(worker, signal.SIGKILL)))
+    out = tmp_path / "rollouts.parquet"
+    outcomes = list(collect("random", BENCHMARKS * 2, pool, out=out, progress=False))
+    watcher.join()
+    assert killed, "no compile was seen to kill"
+    assert sorted(o.episode for o in outcomes) == list(range(6)) and all(o.ok for o in outcomes)
+    retried = [o for o in outcomes if o.attempts > 1]
+    assert len(retried) == 1 and retried[0].faults[0].type == "WorkerDied"
+    assert f":{killed[0]}" not in retried[0].worker
+    rows = read_episodes(out).to_pandas()
+    assert sorted(rows["episode"]) == list(range(6)) and rows["attempts"].sum() == 7
+
+
+def test_hung_compiler_is_killed_by_its_service_and_retried(pool: WorkerPool) -> None:
+    watcher = _when_compiling(pool, lambda compiler, worker: os.kill(compiler, signal.SIGSTOP))
+    settings = RolloutSettings(decision_timeout=2.0, compile_timeout=10.0)
+    outcomes = list(collect("never", BENCHMARKS, pool, settings, progress=False))
+    watcher.join()
+    assert all(o.ok for o in outcomes)
+    [retried] = [o for o in outcomes if o.attempts > 1]
+    assert retried.faults[0].type == "CompilerTimeout"
+
+
+def test_silent_worker_is_killed_by_the_driver_and_replaced(pool: WorkerPool) -> None:
+    watcher = _when_compiling(pool, lambda compiler, worker: os.kill(worker, signal.SIGSTOP))
+    started = time.monotonic()
+    outcomes = list(collect("always", BENCHMARKS, pool, episode_timeout=5.0, progress=False))
+    watcher.join()
+    assert time.monotonic() - started < 40
+    assert all(o.ok for o in outcomes)
+    [retried] = [o for o in outcomes if o.attempts > 1]
+    assert retried.faults[0].type == "EpisodeTimeout"
+
+
+def test_failures_are_reported_with_their_cause(pool: WorkerPool, tmp_path: Path) -> None:
+    out = tmp_path / "failed.parquet"
+    eviction = RolloutSettings(task="regalloc_eviction")
+    [unfit] = list(collect("llvm-default", ["nbody"], pool, eviction, out=out, progress=False))
+    assert not unfit.ok and unfit.attempts == 1 and unfit.faults[0].type == "InvalidPolicy"  # not retried
+    assert read_episodes(out).to_pandas()["error_type"].tolist() == ["InvalidPolicy"]
+    too_slow = RolloutSettings(decision_timeout=0.001)
+    [hung] = list(collect("never", ["nbody"], pool, too_slow, max_attempts=2, progress=False))
+    assert not hung.ok and [f.type for f in hung.faults] == ["CompilerTimeout", "CompilerTimeout"]
+
+
+def test_unknown_benchmarks_fail_before_anything_runs(pool: WorkerPool) -> None:
+    with pytest.raises(BenchmarkNotFound):
+        collect("never", ["sha256", "no-such-module"], pool)

@@ -1,0 +1,33 @@
+"""The mlgo-env command line, run as users run it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mlgo_env.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_help_lists_commands() -> None:
+    result = _cli("--help")
+    assert result.returncode == 0
+    for command in ("serve", "doctor", "corpus", "csmith"):
+        assert command in result.stdout
+
+
+def test_doctor_reports_tools_and_counters() -> None:
+    result = _cli("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "clang-19" in result.stdout and "found" in result.stdout
+    assert "hardware performance counters" in result.stdout
+
+
+def test_corpus_list_json(mini_corpus) -> None:
+    import json
+
+    result = _cli("corpus", "list", str(mini_corpus.root), "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert {r["uri"] for r in rows} == {f"benchmark://mini-v0/{n}" for n in ("huffman", "nbody", "sha256")}
