@@ -49,7 +49,9 @@ def main(args: Args) -> dict:
     for benchmark in tqdm(benchmarks, desc="programs", unit="program"):
         row = {"plain": scorer.baseline_cost(benchmark)}
         for policy in POLICIES:
-            trajectory = run_episode(benchmark, "inlining", policy, scorer=scorer, toolchain=toolchain, record_observations=False)
+            trajectory = run_episode(
+                benchmark, "inlining", policy, scorer=scorer, toolchain=toolchain, record_observations=False
+            )
             row[policy] = float(trajectory.text_size)
         per_program[benchmark.name] = row
     geomean = {
@@ -60,7 +62,9 @@ def main(args: Args) -> dict:
     for column in ("program", "plain", *POLICIES):
         table.add_column(column, justify="left" if column == "program" else "right")
     for name, row in per_program.items():
-        table.add_row(name, f"{row['plain']:,.0f}", *(f"{row[p]:,.0f} ({row[p] / row['plain'] - 1:+.1%})" for p in POLICIES))
+        table.add_row(
+            name, f"{row['plain']:,.0f}", *(f"{row[p]:,.0f} ({row[p] / row['plain'] - 1:+.1%})" for p in POLICIES)
+        )
     table.add_row("[b]geomean vs plain", "", *(f"[b]{geomean[p] - 1:+.1%}" for p in POLICIES))
     Console().print(table)
     results = {"opt_level": args.opt_level, "geomean_ratio_vs_plain": geomean, "per_program": per_program}

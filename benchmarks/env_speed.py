@@ -113,8 +113,12 @@ def measure(env_id: str, benchmarks: list[str], args: Args) -> dict:
             for mode, runs in (("step", step_runs), ("rollout", rollout_runs)):
                 seconds = statistics.median(t for t, _ in runs)
                 decisions = statistics.median(d for _, d in runs)
-                row[mode] = {"episode_s": seconds, "decisions": decisions, "ratio": seconds / plain,
-                             "decisions_per_s": decisions / seconds}  # fmt: skip
+                row[mode] = {
+                    "episode_s": seconds,
+                    "decisions": decisions,
+                    "ratio": seconds / plain,
+                    "decisions_per_s": decisions / seconds,
+                }
             per_benchmark.append(row)
     finally:
         env.close()
@@ -125,7 +129,8 @@ def measure(env_id: str, benchmarks: list[str], args: Args) -> dict:
         summary[mode] = {
             "ratio": float(np.exp(np.mean(np.log(ratios)))),
             "decisions_per_s": float(np.exp(np.mean(np.log(rates)))),
-            "per_benchmark": per_benchmark and [
+            "per_benchmark": per_benchmark
+            and [
                 {"benchmark": r["benchmark"], "plain_compile_s": r["plain_compile_s"], **r[mode]} for r in per_benchmark
             ],
         }
@@ -144,9 +149,26 @@ def main(args: Args) -> dict:
     for env_id, modes in results.items():
         for mode, figures in modes.items():
             for row in figures["per_benchmark"]:
-                table.add_row(env_id, mode, row["benchmark"], f"{row['decisions']:.0f}", f"{row['plain_compile_s']:.2f}",
-                              f"{row['episode_s']:.2f}", f"{row['ratio']:.2f}x", f"{row['decisions_per_s']:,.0f}")  # fmt: skip
-            table.add_row(env_id, mode, "[b]geomean", "", "", "", f"[b]{figures['ratio']:.2f}x", f"[b]{figures['decisions_per_s']:,.0f}")
+                table.add_row(
+                    env_id,
+                    mode,
+                    row["benchmark"],
+                    f"{row['decisions']:.0f}",
+                    f"{row['plain_compile_s']:.2f}",
+                    f"{row['episode_s']:.2f}",
+                    f"{row['ratio']:.2f}x",
+                    f"{row['decisions_per_s']:,.0f}",
+                )
+            table.add_row(
+                env_id,
+                mode,
+                "[b]geomean",
+                "",
+                "",
+                "",
+                f"[b]{figures['ratio']:.2f}x",
+                f"[b]{figures['decisions_per_s']:,.0f}",
+            )
     Console().print(table)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

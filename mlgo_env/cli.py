@@ -32,7 +32,9 @@ def serve(
     address: Annotated[str, typer.Option(help="host:port or unix:PATH")] = "127.0.0.1:50051",
     corpus: Annotated[Path | None, typer.Option(help="corpus directory (default: the bundled programs)")] = None,
     allow_remote: Annotated[bool, typer.Option(help="allow listening beyond loopback (needs --token)")] = False,
-    token: Annotated[str | None, typer.Option(envvar="MLGO_SERVICE_TOKEN", help="shared token clients must send")] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="MLGO_SERVICE_TOKEN", help="shared token clients must send")
+    ] = None,
     idle_timeout: Annotated[float, typer.Option(help="close sessions idle this many seconds")] = 600.0,
     max_sessions: Annotated[int, typer.Option(help="most sessions at once")] = 64,
 ) -> None:
@@ -108,7 +110,9 @@ def corpus_list(
     for column in ("benchmark", "split", "runnable", "memory-bound", "bitcode"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["uri"], row["split"], str(row["runnable"]), str(row["memory_bound"]), f"{row['bitcode_bytes']:,} B")
+        table.add_row(
+            row["uri"], row["split"], str(row["runnable"]), str(row["memory_bound"]), f"{row['bitcode_bytes']:,} B"
+        )
     console.print(table)
 
 
@@ -118,9 +122,8 @@ def corpus_validate(
     opt_level: Annotated[str | None, typer.Option(help="override the recorded -O level")] = None,
 ) -> None:
     """Compile every runnable module with LLVM's heuristics, run it, compare with its reference."""
-    from mlgo_env.validation import validate_corpus
-
     from mlgo_env.corpus import Corpus, default_corpus
+    from mlgo_env.validation import validate_corpus
 
     loaded = Corpus.load(corpus) if corpus else default_corpus(progress=True)
     failures = 0
@@ -129,7 +132,9 @@ def corpus_validate(
         table.add_column(column)
     for outcome in validate_corpus(loaded, opt_level=opt_level, progress=True):
         failures += not outcome.ok
-        table.add_row(outcome.benchmark, "[green]ok" if outcome.ok else f"[red]{outcome.message[:80]}", f"{outcome.runtime_s:.3f}")
+        table.add_row(
+            outcome.benchmark, "[green]ok" if outcome.ok else f"[red]{outcome.message[:80]}", f"{outcome.runtime_s:.3f}"
+        )
     console.print(table)
     if failures:
         raise typer.Exit(1)

@@ -1,5 +1,7 @@
-"""One compile of one benchmark: the interactive session (a compiler asking decisions over its
-channel), the baseline compile with LLVM's own heuristic, and the artifacts rewards ask for.
+"""One compile of one benchmark: the interactive session, the baseline compile, the artifacts.
+
+The interactive session is a compiler asking decisions over its channel; the baseline is the
+same compile with LLVM's own heuristic; artifacts are what rewards ask for.
 
 Each compile runs in a private temporary directory that `close()` removes; the compiler runs in
 its own process group, so closing kills it and anything it started.
@@ -18,14 +20,19 @@ from pathlib import Path
 
 import numpy as np
 
-from rewards.base import Artifact, CompiledModule
-
 from mlgo_env.corpus import OPT_LEVELS, Benchmark, sanitize_command
-from mlgo_env.errors import CompilerCrashed, CompilerError, CompilerTimeout, EpisodeOver, MlgoEnvError
+from mlgo_env.errors import (
+    CompilerCrashed,
+    CompilerError,
+    CompilerTimeout,
+    EpisodeOver,
+    MlgoEnvError,
+)
 from mlgo_env.programs import link_program
 from mlgo_env.protocol import Channel, ChannelHeader, Decision
 from mlgo_env.tasks import Task
 from mlgo_env.toolchain import Toolchain
+from rewards.base import Artifact, CompiledModule
 
 __all__ = ["CompileOptions", "compile_command", "artifact_flags", "InteractiveCompile", "compile_baseline"]
 
@@ -45,7 +52,7 @@ class CompileOptions:
 
 
 def artifact_flags(artifacts: Artifact) -> list[str]:
-    """clang options that make the object carry what `artifacts` asks for."""
+    """Clang options that make the object carry what `artifacts` asks for."""
     flags: list[str] = []
     if Artifact.BB_ADDR_MAP in artifacts:
         flags += ["-fbasic-block-address-map", "-mllvm", "-pgo-analysis-map=func-entry-count,bb-freq,br-prob"]
@@ -176,8 +183,11 @@ class InteractiveCompile:
     def start(self) -> dict[str, np.ndarray] | None:
         """Start the compiler and return its first observation (None if it asks nothing)."""
         base = self.workdir / "channel"
-        self.channel = Channel(base, alive=lambda: self.process is not None and self.process.poll() is None,
-                               timeout=self.options.decision_timeout)
+        self.channel = Channel(
+            base,
+            alive=lambda: self.process is not None and self.process.poll() is None,
+            timeout=self.options.decision_timeout,
+        )
         extra = self.task.channel_flags(base, self.include_default)
         command = compile_command(self.toolchain, self.benchmark, self.object_path, self.options, extra)
         self.started_at = time.monotonic()
@@ -244,7 +254,9 @@ class InteractiveCompile:
         except subprocess.TimeoutExpired:
             stderr = self.stderr()
             self.close()
-            raise CompilerTimeout(f"the compiler did not exit within {self.options.compile_timeout:.0f} s", stderr) from None
+            raise CompilerTimeout(
+                f"the compiler did not exit within {self.options.compile_timeout:.0f} s", stderr
+            ) from None
         self.compile_seconds = time.monotonic() - self.started_at
         self.done = True
         if returncode != 0:
@@ -259,8 +271,13 @@ class InteractiveCompile:
         """The compiled module with `artifacts` prepared (after the compile finished)."""
         if not self.done:
             raise MlgoEnvError("the compile has not finished yet")
-        return _prepare(self.toolchain, self.benchmark, self.workdir, self.object_path,
-                        artifacts if artifacts is not None else self.options.artifacts)
+        return _prepare(
+            self.toolchain,
+            self.benchmark,
+            self.workdir,
+            self.object_path,
+            artifacts if artifacts is not None else self.options.artifacts,
+        )
 
     def close(self) -> None:
         """Kill the compiler if it still runs, close the pipes, remove the directory."""

@@ -1,4 +1,4 @@
-"""Corpora of bitcode modules in LLVM's mlgo-utils layout, and the bundled benchmark programs.
+r"""Corpora of bitcode modules in LLVM's mlgo-utils layout, and the bundled benchmark programs.
 
 A corpus directory holds ``corpus_description.json`` (``{"modules": [...], "has_thinlto": ...}``)
 and, for each module ``M``, ``M.bc`` (bitcode before optimisation) and ``M.cmd`` (the recorded
@@ -24,10 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rewards.base import ProgramInfo
-
 from mlgo_env.errors import BenchmarkNotFound, CompilerError, CorpusError
 from mlgo_env.toolchain import Toolchain, get_toolchain
+from rewards.base import ProgramInfo
 
 __all__ = [
     "Benchmark",

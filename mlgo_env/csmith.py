@@ -65,10 +65,21 @@ class DifferentialReport:
             table.add_column(column)
         for task in sorted({c.task for c in self.cases}):
             cases = [c for c in self.cases if c.task == task]
-            table.add_row(task, str(len(cases)), *(str(sum(c.status == s for c in cases)) for s in ("same", "different", "skipped")),
-                          str(sum(c.decisions for c in cases)))  # fmt: skip
+            table.add_row(
+                task,
+                str(len(cases)),
+                *(str(sum(c.status == s for c in cases)) for s in ("same", "different", "skipped")),
+                str(sum(c.decisions for c in cases)),
+            )
         for case in self.mismatches:
-            table.add_row(f"[red]MISMATCH csmith seed {case.csmith_seed}", case.task, f"decision seed {case.decision_seed}", case.detail[:60], "", "")
+            table.add_row(
+                f"[red]MISMATCH csmith seed {case.csmith_seed}",
+                case.task,
+                f"decision seed {case.decision_seed}",
+                case.detail[:60],
+                "",
+                "",
+            )
         return table
 
 
@@ -82,8 +93,10 @@ def _reference_output(toolchain: Toolchain, source: Path, workdir: Path) -> str 
     executable = workdir / "reference"
     build = subprocess.run(
         [str(toolchain.clang), "-O0", "-w", f"-I{CSMITH_INCLUDE}", str(source), "-o", str(executable)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if build.returncode != 0:
         raise CompilerError(f"-O0 build of {source.name} failed", build.stderr)
     try:
@@ -98,8 +111,16 @@ def _check(benchmark: Benchmark, task: str, decision_seed: int, toolchain: Toolc
     options = CompileOptions(artifacts=Artifact.OBJECT | Artifact.EXECUTABLE, decision_timeout=60, compile_timeout=300)
     keep = workdir / f"{task}-{decision_seed}"
     try:
-        trajectory = run_episode(benchmark, task, "random", seed=decision_seed, toolchain=toolchain, options=options,
-                                 keep_dir=keep, record_observations=False)  # fmt: skip
+        trajectory = run_episode(
+            benchmark,
+            task,
+            "random",
+            seed=decision_seed,
+            toolchain=toolchain,
+            options=options,
+            keep_dir=keep,
+            record_observations=False,
+        )
     except MlgoEnvError as exc:
         return Case(csmith_seed, task, decision_seed, 0, "skipped", f"compile failed: {exc}"[:300])
     assert trajectory.executable_path is not None and benchmark.program is not None
@@ -108,14 +129,19 @@ def _check(benchmark: Benchmark, task: str, decision_seed: int, toolchain: Toolc
     except ValidationFailed as exc:
         return Case(csmith_seed, task, decision_seed, trajectory.decisions, "different", str(exc))
     same = run.returncode == 0 and run.stdout == benchmark.program.expected_output
-    detail = "" if same else f"expected {benchmark.program.expected_output!r}, got {run.stdout!r} (status {run.returncode})"
+    detail = (
+        "" if same else f"expected {benchmark.program.expected_output!r}, got {run.stdout!r} (status {run.returncode})"
+    )
     return Case(csmith_seed, task, decision_seed, trajectory.decisions, "same" if same else "different", detail)
 
 
 def run_differential(
-    count: int, first_seed: int = 1, tasks: Sequence[str] = ("inlining", "regalloc_eviction"),
-    toolchain: Toolchain | None = None, progress: bool = False,
-) -> DifferentialReport:  # fmt: skip
+    count: int,
+    first_seed: int = 1,
+    tasks: Sequence[str] = ("inlining", "regalloc_eviction"),
+    toolchain: Toolchain | None = None,
+    progress: bool = False,
+) -> DifferentialReport:
     """Generate `count` csmith programs (seeds first_seed...) and check each task on each."""
     csmith = shutil.which("csmith")
     if csmith is None:
@@ -137,12 +163,16 @@ def run_differential(
             _generate(csmith, seed, source)
             expected = _reference_output(toolchain, source, workdir)
             if expected is None:
-                report.cases.extend(Case(seed, task, seed, 0, "skipped", "-O0 reference did not finish") for task in tasks)
+                report.cases.extend(
+                    Case(seed, task, seed, 0, "skipped", "-O0 reference did not finish") for task in tasks
+                )
                 continue
             bitcode = workdir / f"csmith_{seed}.bc"
             _compile_to_bitcode(toolchain, source, bitcode, ["-O2", "-w", f"-I{CSMITH_INCLUDE}"])
             program = ProgramInfo(name=source.stem, expected_output=expected, directory=workdir)
-            benchmark = Benchmark(uri=f"csmith://{seed}", name=source.stem, bitcode=bitcode, options=("-O2",), program=program)
+            benchmark = Benchmark(
+                uri=f"csmith://{seed}", name=source.stem, bitcode=bitcode, options=("-O2",), program=program
+            )
             for task in tasks:
                 report.cases.append(_check(benchmark, task, seed, toolchain, workdir))
     return report

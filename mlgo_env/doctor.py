@@ -1,5 +1,7 @@
-"""What `mlgo-env doctor` checks: the tools found (path, version), what is missing and how to
-install it, and whether hardware performance counters work on this machine.
+"""What `mlgo-env doctor` checks: tools, install commands for missing ones, hardware counters.
+
+Each tool is reported with its path and version; a missing one with the command that installs
+it; and whether hardware performance counters work on this machine.
 """
 
 from __future__ import annotations
@@ -14,7 +16,19 @@ from mlgo_env.toolchain import SUPPORTED_VERSIONS, Toolchain
 
 __all__ = ["ToolStatus", "check_tools", "hardware_counters"]
 
-_LLVM_TOOLS = ("clang", "llc", "llvm-link", "llvm-mca", "llvm-readobj", "llvm-objdump", "llvm-mc", "llvm-exegesis", "ld.lld", "mlir-opt", "mlir-cpu-runner")
+_LLVM_TOOLS = (
+    "clang",
+    "llc",
+    "llvm-link",
+    "llvm-mca",
+    "llvm-readobj",
+    "llvm-objdump",
+    "llvm-mc",
+    "llvm-exegesis",
+    "ld.lld",
+    "mlir-opt",
+    "mlir-cpu-runner",
+)
 _OTHER_TOOLS = {"valgrind": "valgrind", "csmith": "csmith", "callgrind_annotate": "valgrind"}
 
 
@@ -84,5 +98,7 @@ def hardware_counters() -> tuple[bool, str]:
     text = out.stdout + out.stderr
     if out.returncode == 0 and "measurements" in text and "error" not in text.lower():
         return True, "llvm-exegesis measured a snippet: hardware counters work"
-    reason = next((line for line in text.splitlines() if "counter" in line.lower() or "error" in line.lower()), text[:200])
+    reason = next(
+        (line for line in text.splitlines() if "counter" in line.lower() or "error" in line.lower()), text[:200]
+    )
     return False, f"hardware counters unusable: {reason.strip()} (the timing harness without counters is used instead)"

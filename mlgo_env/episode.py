@@ -12,15 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rewards.base import Artifact
-
 from mlgo_env.compilation import CompileOptions, InteractiveCompile
 from mlgo_env.corpus import Benchmark
 from mlgo_env.policies import Policy, builtin_policy
-from rewards.size import object_sizes
 from mlgo_env.scoring import Score, Scorer
 from mlgo_env.tasks import Task, get_task
 from mlgo_env.toolchain import Toolchain, get_toolchain
+from rewards.base import Artifact
+from rewards.size import object_sizes
 
 __all__ = ["Trajectory", "run_episode"]
 

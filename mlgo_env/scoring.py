@@ -12,11 +12,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from rewards.base import Artifact, CompiledModule, Reward
-
 from mlgo_env.compilation import CompileOptions, compile_baseline
 from mlgo_env.corpus import Benchmark
 from mlgo_env.toolchain import Toolchain
+from rewards.base import Artifact, CompiledModule, Reward
 
 __all__ = ["Score", "Scorer"]
 

@@ -29,7 +29,7 @@ class Task(ABC):
 
     @abstractmethod
     def channel_flags(self, base: Path, include_default: bool) -> list[str]:
-        """clang options that make the compiler ask this task's decisions on channel `base`."""
+        """Clang options that make the compiler ask this task's decisions on channel `base`."""
 
     @abstractmethod
     def check_action(self, action: object, observation: Observation) -> int | float:
@@ -46,8 +46,10 @@ class Task(ABC):
 
 def _as_index(action: object) -> int:
     value = np.asarray(action)
-    if value.size != 1 or not np.issubdtype(value.dtype, np.integer) and not (
-        np.issubdtype(value.dtype, np.floating) and float(value.reshape(-1)[0]).is_integer()
+    if (
+        value.size != 1
+        or not np.issubdtype(value.dtype, np.integer)
+        and not (np.issubdtype(value.dtype, np.floating) and float(value.reshape(-1)[0]).is_integer())
     ):
         raise InvalidAction(f"expected one integer action, got {action!r}")
     return int(value.reshape(-1)[0])

@@ -58,8 +58,7 @@ class Toolchain:
         if path is None:
             package = _PACKAGE_OF.get(name, "llvm-{v}").format(v=self.version)
             raise ToolNotFound(
-                f"{name}-{self.version} was not found on PATH. Install it with: "
-                f"sudo apt-get install {package}"
+                f"{name}-{self.version} was not found on PATH. Install it with: sudo apt-get install {package}"
             )
         return path
 
@@ -82,7 +81,7 @@ class Toolchain:
         return _version_of(str(self.tool(name)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _version_of(path: str) -> str:
     out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30).stdout
     match = re.search(r"version (\d+\.\d+\.\d+)", out)

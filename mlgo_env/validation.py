@@ -1,5 +1,6 @@
-"""Semantics checks: a compiled program must still print its reference output (CompilerGym calls
-this validation). `validate_corpus` checks every runnable benchmark under LLVM's heuristics;
+"""Semantics checks: a compiled program must still print its reference output.
+
+CompilerGym calls this validation. `validate_corpus` checks every runnable benchmark under LLVM's heuristics;
 the service's ``Validate`` RPC checks the program an episode just compiled.
 """
 

@@ -12,7 +12,13 @@ import pytest
 from mlgo_env.compilation import CompileOptions, InteractiveCompile
 from mlgo_env.corpus import Benchmark
 from mlgo_env.episode import run_episode
-from mlgo_env.errors import CompilerCrashed, CompilerTimeout, EpisodeOver, InvalidAction, ToolNotFound
+from mlgo_env.errors import (
+    CompilerCrashed,
+    CompilerTimeout,
+    EpisodeOver,
+    InvalidAction,
+    ToolNotFound,
+)
 from mlgo_env.tasks import get_task
 from mlgo_env.toolchain import Toolchain, get_toolchain
 
@@ -60,7 +66,9 @@ def _function_symbols(obj: bytes) -> int:
 
 
 def test_invalid_action_leaves_the_episode_going(mini_corpus, toolchain) -> None:
-    with InteractiveCompile(toolchain, mini_corpus.benchmark("sha256"), get_task("inlining"), CompileOptions()) as session:
+    with InteractiveCompile(
+        toolchain, mini_corpus.benchmark("sha256"), get_task("inlining"), CompileOptions()
+    ) as session:
         observation = session.start()
         assert observation is not None
         with pytest.raises(InvalidAction):
@@ -172,7 +180,9 @@ def test_following_llvm_default_is_the_plain_compile(version: int, tmp_path: Pat
     corpus = build_from_programs(source, tmp_path / "corpus", toolchain)
     options = CompileOptions(opt_level="-Oz")
     for benchmark in corpus:
-        followed = run_episode(benchmark, "inlining", "llvm-default", toolchain=toolchain, options=options, keep_dir=tmp_path / "k")
+        followed = run_episode(
+            benchmark, "inlining", "llvm-default", toolchain=toolchain, options=options, keep_dir=tmp_path / "k"
+        )
         plain = compile_baseline(toolchain, benchmark, options, tmp_path)
         defaults = followed.observations["inlining_default"].reshape(-1)
         assert 0 < defaults.sum() < defaults.size, "LLVM inlines some call sites and not others"

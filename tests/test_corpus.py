@@ -40,7 +40,7 @@ def test_sanitize_recorded_command() -> None:
 
 
 def test_build_from_compile_commands(tmp_path: Path, toolchain) -> None:
-    (tmp_path / "a.c").write_text("#include \"a.h\"\nint twice(int x) { return SCALE * x; }\n")
+    (tmp_path / "a.c").write_text('#include "a.h"\nint twice(int x) { return SCALE * x; }\n')
     (tmp_path / "a.h").write_text("#define SCALE 2\n")
     (tmp_path / "b.c").write_text("int twice(int);\nint main(void) { return twice(3) != 6; }\n")
     database = [

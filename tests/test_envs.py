@@ -27,8 +27,11 @@ def _finish(env: gym.Env, action=None) -> tuple[float, dict]:
     reward, info = 0.0, {}
     while not done:
         if action is None:
-            choice = env.action_space.sample(mask=env.unwrapped.action_masks().astype(np.int8)) \
-                if isinstance(env.action_space, gym.spaces.Discrete) else env.action_space.sample()
+            choice = (
+                env.action_space.sample(mask=env.unwrapped.action_masks().astype(np.int8))
+                if isinstance(env.action_space, gym.spaces.Discrete)
+                else env.action_space.sample()
+            )
         else:
             choice = action
         _, reward, done, _, info = env.step(choice)

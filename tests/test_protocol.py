@@ -24,8 +24,8 @@ def _fake_compiler(base: Path, body: str) -> subprocess.Popen:
     script = textwrap.dedent(f"""
         import json, struct, sys, time
         header = {HEADER.to_json()!r}
-        inp = open({str(base) + '.in'!r}, 'rb', buffering=0)
-        out = open({str(base) + '.out'!r}, 'wb', buffering=0)
+        inp = open({str(base) + ".in"!r}, 'rb', buffering=0)
+        out = open({str(base) + ".out"!r}, 'wb', buffering=0)
     """) + textwrap.dedent(body)
     return subprocess.Popen([sys.executable, "-c", script])
 
@@ -130,14 +130,41 @@ def test_real_clang_several_functions(tmp_path: Path, toolchain) -> None:
     source = tmp_path / "m.c"
     source.write_text(MULTI_FUNCTION_C)
     bitcode = tmp_path / "m.bc"
-    subprocess.run([str(toolchain.clang), "-O2", "-Xclang", "-disable-llvm-passes", "-emit-llvm", "-c",
-                    str(source), "-o", str(bitcode)], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            str(toolchain.clang),
+            "-O2",
+            "-Xclang",
+            "-disable-llvm-passes",
+            "-emit-llvm",
+            "-c",
+            str(source),
+            "-o",
+            str(bitcode),
+        ],
+        check=True,
+    )
     base = tmp_path / "chan"
     process: subprocess.Popen | None = None
     channel = Channel(base, alive=lambda: process is not None and process.poll() is None, timeout=30)
-    process = subprocess.Popen([str(toolchain.clang), "-Oz", "-c", "-x", "ir", str(bitcode), "-o", str(tmp_path / "m.o"),
-                                "-mllvm", "-enable-ml-inliner=release", "-mllvm", f"-inliner-interactive-channel-base={base}",
-                                "-mllvm", "-inliner-interactive-include-default"])  # fmt: skip
+    process = subprocess.Popen(
+        [
+            str(toolchain.clang),
+            "-Oz",
+            "-c",
+            "-x",
+            "ir",
+            str(bitcode),
+            "-o",
+            str(tmp_path / "m.o"),
+            "-mllvm",
+            "-enable-ml-inliner=release",
+            "-mllvm",
+            f"-inliner-interactive-channel-base={base}",
+            "-mllvm",
+            "-inliner-interactive-include-default",
+        ]
+    )
     try:
         header = channel.read_header()
         names = [f.name for f in header.features]

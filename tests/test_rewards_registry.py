@@ -32,7 +32,9 @@ def test_registry() -> None:
 
 def test_size_matches_llvm_size(tmp_path: Path, toolchain) -> None:
     obj = _object(tmp_path, toolchain)
-    sysv = subprocess.run([str(toolchain.tool("llvm-size")), "-A", str(obj)], capture_output=True, text=True, check=True).stdout
+    sysv = subprocess.run(
+        [str(toolchain.tool("llvm-size")), "-A", str(obj)], capture_output=True, text=True, check=True
+    ).stdout
     sections = {line.split()[0]: int(line.split()[1]) for line in sysv.splitlines() if line.startswith(".")}
     assert text_size(obj) == sum(v for k, v in sections.items() if k.startswith(".text"))
     assert allocated_size(obj) > text_size(obj)  # .data holds the table

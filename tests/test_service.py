@@ -28,8 +28,12 @@ def client(service_address: str):
     connection.close()
 
 
-def _start(client: ServiceConnection, benchmark: str = "sha256", task: str = "inlining", **config) -> pb.StartSessionReply:
-    return client.call("StartSession", pb.StartSessionRequest(benchmark=benchmark, config=pb.CompileConfig(task=task, **config)))
+def _start(
+    client: ServiceConnection, benchmark: str = "sha256", task: str = "inlining", **config
+) -> pb.StartSessionReply:
+    return client.call(
+        "StartSession", pb.StartSessionRequest(benchmark=benchmark, config=pb.CompileConfig(task=task, **config))
+    )
 
 
 def test_version_and_benchmarks(client: ServiceConnection) -> None:
@@ -139,8 +143,12 @@ def test_dead_service_is_unavailable() -> None:
 
 @pytest.mark.parametrize("policy", ["always", "never", "random", "llvm-default"])
 def test_rollout_builtin_policies(client: ServiceConnection, policy: str) -> None:
-    request = pb.RolloutRequest(benchmark="huffman", config=pb.CompileConfig(task="inlining", rewards=[pb.RewardSpec(name="size")]),
-                                policy=pb.Policy(builtin=policy, seed=1), return_observations=True)  # fmt: skip
+    request = pb.RolloutRequest(
+        benchmark="huffman",
+        config=pb.CompileConfig(task="inlining", rewards=[pb.RewardSpec(name="size")]),
+        policy=pb.Policy(builtin=policy, seed=1),
+        return_observations=True,
+    )
     reply = client.call("Rollout", request)
     decisions = reply.result.decisions
     assert decisions > 0 and reply.actions.spec.shape == [decisions]
@@ -160,15 +168,21 @@ def test_rollout_torchscript_policy(client: ServiceConnection) -> None:
     buffer = io.BytesIO()
     torch.jit.save(torch.jit.script(InlineSmallCallees()), buffer)
     config = pb.CompileConfig(task="inlining")
-    reply = client.call("Rollout", pb.RolloutRequest(benchmark="sha256", config=config, return_observations=True,
-                                                     policy=pb.Policy(torchscript=buffer.getvalue())))  # fmt: skip
+    reply = client.call(
+        "Rollout",
+        pb.RolloutRequest(
+            benchmark="sha256", config=config, return_observations=True, policy=pb.Policy(torchscript=buffer.getvalue())
+        ),
+    )
     observations = {t.spec.name: t for t in reply.observations}
     from mlgo_env.service.convert import array_from_pb
 
     expected = (array_from_pb(observations["callee_basic_block_count"]).reshape(-1) <= 2).astype(int)
     assert array_from_pb(reply.actions).tolist() == expected.tolist()
     with pytest.raises(ValueError, match="TorchScript"):
-        client.call("Rollout", pb.RolloutRequest(benchmark="sha256", config=config, policy=pb.Policy(torchscript=b"junk")))
+        client.call(
+            "Rollout", pb.RolloutRequest(benchmark="sha256", config=config, policy=pb.Policy(torchscript=b"junk"))
+        )
 
 
 def test_validate_after_episode(client: ServiceConnection) -> None:
@@ -187,4 +201,6 @@ def test_generated_code_is_fresh(tmp_path: Path) -> None:
 
     for path in generate_proto.generate(tmp_path):
         checked_in = generate_proto.HERE / path.name
-        assert path.read_text() == checked_in.read_text(), f"{checked_in} is stale: run python -m mlgo_env.service.generate_proto"
+        assert path.read_text() == checked_in.read_text(), (
+            f"{checked_in} is stale: run python -m mlgo_env.service.generate_proto"
+        )

@@ -110,10 +110,15 @@ class CompilerEnv(gym.Env[Observation, Any]):
             compile_timeout_s=compile_timeout,
         )
         self._set_reward(reward, reward_options or {})
-        spaces_reply = self._connection.call("GetSpaces", pb.GetSpacesRequest(
-            task=self.task.name, llvm_version=self.config.llvm_version, include_default=include_default))  # fmt: skip
-        self.feature_specs = [convert.spec_from_pb(s) for s in spaces_reply.features]
-        self.advice_spec = convert.spec_from_pb(spaces_reply.advice)
+        spaces_reply = self._connection.call(
+            "GetSpaces",
+            pb.GetSpacesRequest(
+                task=self.task.name, llvm_version=self.config.llvm_version, include_default=include_default
+            ),
+        )
+        self._header = convert.header_from_pb(list(spaces_reply.features), spaces_reply.advice)
+        self.feature_specs = list(self._header.features)
+        self.advice_spec = self._header.advice
         self.observation_space = spaces.Dict({s.name: _box_for(s) for s in self.feature_specs})
         self._benchmarks: list[str] | None = None
         self._observation: Observation | None = None
@@ -154,7 +159,9 @@ class CompilerEnv(gym.Env[Observation, Any]):
         return self._benchmarks
 
     # -- Gym API -------------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Observation, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Observation, dict[str, Any]]:
         """Start compiling a benchmark (``options={"benchmark": id}`` picks one) and return its first decision.
 
         Benchmarks picked at random that ask no decision of this task are skipped; a benchmark
@@ -177,7 +184,8 @@ class CompilerEnv(gym.Env[Observation, Any]):
             raise EpisodeOver(f"{chosen or 'the benchmarks tried'} asks no {self.task.name} decision: nothing to step")
         self._done = False
         self.decisions = 0
-        self._observation = convert.observation_from_pb(reply.observation)
+        self._header = convert.header_from_pb(list(reply.features), reply.advice)
+        self._observation = convert.observation_from_pb(reply.observation, self._header)
         return self._observation, self._info()
 
     def step(self, action: Any) -> tuple[Observation, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -200,7 +208,7 @@ class CompilerEnv(gym.Env[Observation, Any]):
             return self._end_with_error(exc)
         self.decisions += 1
         if not reply.done:
-            self._observation = convert.observation_from_pb(reply.observation)
+            self._observation = convert.observation_from_pb(reply.observation, self._header)
             return self._observation, 0.0, False, False, self._info()
         self._done = True
         info = self._info(reply.result)
@@ -287,12 +295,18 @@ class CompilerEnv(gym.Env[Observation, Any]):
         """
         assert self._connection is not None
         policy_message = (
-            pb.Policy(torchscript=policy, seed=seed) if isinstance(policy, bytes) else pb.Policy(builtin=policy, seed=seed)
+            pb.Policy(torchscript=policy, seed=seed)
+            if isinstance(policy, bytes)
+            else pb.Policy(builtin=policy, seed=seed)
         )
         if benchmark is None:
             benchmark = self.benchmark or self.benchmarks()[int(self.np_random.integers(len(self.benchmarks())))]
-        reply = self._call("Rollout", pb.RolloutRequest(
-            benchmark=benchmark, config=self.config, policy=policy_message, return_observations=return_observations))  # fmt: skip
+        reply = self._call(
+            "Rollout",
+            pb.RolloutRequest(
+                benchmark=benchmark, config=self.config, policy=policy_message, return_observations=return_observations
+            ),
+        )
         result = reply.result
         return {
             "benchmark": reply.benchmark,

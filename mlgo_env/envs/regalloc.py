@@ -1,5 +1,6 @@
-"""`mlgo/RegallocEviction-v0` and `mlgo/RegallocPriority-v0`: the greedy register allocator's
-eviction choices and live-range priorities, asked by LLVM's ML advisors.
+"""`mlgo/RegallocEviction-v0` and `mlgo/RegallocPriority-v0`: the greedy allocator's choices.
+
+Eviction choices and live-range priorities, asked by LLVM's ML register-allocation advisors.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""The client side of the compiler service: a connection that raises mlgo-env exceptions, and the
-embedded service that an environment starts by itself when no address is given.
+"""The client side of the compiler service: the connection, and the embedded service.
+
+The connection raises mlgo-env exceptions; the embedded service is the one an environment
+starts by itself when no address is given.
 """
 
 from __future__ import annotations
@@ -144,7 +146,9 @@ class EmbeddedService:
         atexit.unregister(self.close)
 
 
-def connect(service: str | None = None, token: str | None = None, corpus: Path | None = None) -> tuple[ServiceConnection, EmbeddedService | None]:
+def connect(
+    service: str | None = None, token: str | None = None, corpus: Path | None = None
+) -> tuple[ServiceConnection, EmbeddedService | None]:
     """A connection to `service` (or ``$MLGO_SERVICE``), or to a new embedded service if neither is set."""
     address = service or os.environ.get("MLGO_SERVICE")
     if address:

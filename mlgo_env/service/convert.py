@@ -7,7 +7,16 @@ import numpy as np
 from mlgo_env.protocol import ChannelHeader, TensorSpec
 from mlgo_env.service.proto import pb
 
-__all__ = ["spec_to_pb", "spec_from_pb", "array_to_pb", "array_from_pb", "observation_to_pb", "observation_from_pb"]
+__all__ = [
+    "spec_to_pb",
+    "spec_from_pb",
+    "header_specs",
+    "header_from_pb",
+    "array_to_pb",
+    "array_from_pb",
+    "observation_to_pb",
+    "observation_from_pb",
+]
 
 
 def spec_to_pb(spec: TensorSpec) -> pb.TensorSpec:
@@ -28,7 +37,9 @@ def header_specs(header: ChannelHeader) -> tuple[list[pb.TensorSpec], pb.TensorS
 def array_to_pb(name: str, array: np.ndarray) -> pb.Tensor:
     """One named array as a tensor message (little-endian bytes)."""
     array = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
-    return pb.Tensor(spec=pb.TensorSpec(name=name, dtype=array.dtype.str, shape=list(array.shape)), data=array.tobytes())
+    return pb.Tensor(
+        spec=pb.TensorSpec(name=name, dtype=array.dtype.str, shape=list(array.shape)), data=array.tobytes()
+    )
 
 
 def array_from_pb(message: pb.Tensor) -> np.ndarray:
@@ -37,11 +48,21 @@ def array_from_pb(message: pb.Tensor) -> np.ndarray:
     return np.frombuffer(message.data, dtype=dtype).reshape(tuple(message.spec.shape))
 
 
-def observation_to_pb(observation: dict[str, np.ndarray], context: tuple[str, ...] = ()) -> pb.Observation:
-    """An observation (feature name → array) as a message."""
-    return pb.Observation(features=[array_to_pb(k, v) for k, v in observation.items()], context=list(context))
+def observation_to_pb(
+    observation: dict[str, np.ndarray], header: ChannelHeader, context: tuple[str, ...] = ()
+) -> pb.Observation:
+    """An observation (feature name → array) as one raw record in the header's feature order."""
+    raw = b"".join(np.ascontiguousarray(observation[f.name], dtype=f.dtype).tobytes() for f in header.features)
+    return pb.Observation(raw=raw, context=list(context))
 
 
-def observation_from_pb(message: pb.Observation) -> dict[str, np.ndarray]:
-    """An observation from its message."""
-    return {t.spec.name: array_from_pb(t).copy() for t in message.features}
+def observation_from_pb(message: pb.Observation, header: ChannelHeader) -> dict[str, np.ndarray]:
+    """An observation from its message (fresh, writable arrays)."""
+    if len(message.raw) != header.observation_nbytes:
+        raise ValueError(f"observation of {len(message.raw)} bytes, expected {header.observation_nbytes}")
+    return header.decode(message.raw)
+
+
+def header_from_pb(features: list[pb.TensorSpec], advice: pb.TensorSpec) -> ChannelHeader:
+    """A channel header from the specs a session reply carries."""
+    return ChannelHeader(features=tuple(spec_from_pb(f) for f in features), advice=spec_from_pb(advice))

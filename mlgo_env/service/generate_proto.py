@@ -18,7 +18,14 @@ def generate(output: Path) -> list[Path]:
     from grpc_tools import protoc
 
     with tempfile.TemporaryDirectory() as tmp:
-        args = ["protoc", f"-I{HERE}", f"--python_out={tmp}", f"--pyi_out={tmp}", f"--grpc_python_out={tmp}", str(PROTO)]
+        args = [
+            "protoc",
+            f"-I{HERE}",
+            f"--python_out={tmp}",
+            f"--pyi_out={tmp}",
+            f"--grpc_python_out={tmp}",
+            str(PROTO),
+        ]
         if protoc.main(args) != 0:
             raise RuntimeError("protoc failed")
         written = []

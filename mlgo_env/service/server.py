@@ -46,7 +46,6 @@ from mlgo_env.service.errors import ERROR_METADATA_KEY, error_name, status_of
 from mlgo_env.service.proto import pb, pb_grpc
 from mlgo_env.tasks import get_task
 from mlgo_env.toolchain import DEFAULT_VERSION, get_toolchain, installed_versions
-
 from rewards.base import Artifact
 from rewards.size import object_sizes
 
@@ -215,7 +214,9 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
         )
 
     @_handles_errors
-    def ListBenchmarks(self, request: pb.ListBenchmarksRequest, context: grpc.ServicerContext) -> pb.ListBenchmarksReply:  # noqa: N802
+    def ListBenchmarks(
+        self, request: pb.ListBenchmarksRequest, context: grpc.ServicerContext
+    ) -> pb.ListBenchmarksReply:  # noqa: N802
         """The corpus's benchmarks."""
         return pb.ListBenchmarksReply(
             benchmarks=[
@@ -240,7 +241,9 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
         if cached is not None:
             return cached
         benchmark = self.corpus.benchmark(self.corpus.modules[0])
-        compile_ = InteractiveCompile(toolchain, benchmark, task, self._options(pb.CompileConfig()), request.include_default)
+        compile_ = InteractiveCompile(
+            toolchain, benchmark, task, self._options(pb.CompileConfig()), request.include_default
+        )
         try:
             compile_.start()
             features, advice = convert.header_specs(compile_.header)
@@ -256,7 +259,9 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
         """Start a compile and return its first decision."""
         if self.active_sessions >= self.config.max_sessions:
             context.set_trailing_metadata(((ERROR_METADATA_KEY, "ServiceError"),))
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"the service already runs {self.config.max_sessions} sessions")
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, f"the service already runs {self.config.max_sessions} sessions"
+            )
         benchmark = self.corpus.benchmark(request.benchmark)
         task = get_task(request.config.task)
         toolchain = get_toolchain(request.config.llvm_version or None)
@@ -283,7 +288,9 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
                     reply.done = True
                     reply.result.CopyFrom(session.result)
                 else:
-                    reply.observation.CopyFrom(convert.observation_to_pb(observation, compile_.context))
+                    reply.observation.CopyFrom(
+                        convert.observation_to_pb(observation, compile_.header, compile_.context)
+                    )
         except BaseException:
             self._drop(session_id)
             raise
@@ -306,7 +313,9 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
                 if observation is None:
                     session.result = self._result(session)
                     return pb.StepReply(done=True, result=session.result)
-                return pb.StepReply(observation=convert.observation_to_pb(observation, compile_.context))
+                return pb.StepReply(
+                    observation=convert.observation_to_pb(observation, compile_.header, compile_.context)
+                )
             except MlgoEnvError:
                 if compile_.done:  # the compiler failed or hung: the session is closed
                     self._drop(request.session_id)
@@ -419,7 +428,9 @@ def is_loopback(address: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
-def start_server(address: str, config: ServiceConfig, allow_remote: bool = False, workers: int = 32) -> tuple[grpc.Server, CompilerServicer, int]:
+def start_server(
+    address: str, config: ServiceConfig, allow_remote: bool = False, workers: int = 32
+) -> tuple[grpc.Server, CompilerServicer, int]:
     """Start a service on `address`; returns the server, its servicer and the bound port.
 
     Raises:
@@ -445,7 +456,13 @@ def start_server(address: str, config: ServiceConfig, allow_remote: bool = False
     return server, servicer, port
 
 
-def serve(address: str, config: ServiceConfig, allow_remote: bool = False, parent_pid: int | None = None, ready_file: Path | None = None) -> None:
+def serve(
+    address: str,
+    config: ServiceConfig,
+    allow_remote: bool = False,
+    parent_pid: int | None = None,
+    ready_file: Path | None = None,
+) -> None:
     """Run a service until SIGINT/SIGTERM (or until `parent_pid` exits), then clean up every session."""
     server, servicer, port = start_server(address, config, allow_remote)
     stop = threading.Event()
