@@ -160,6 +160,7 @@ def csmith(
 
 _mount_optional("mlgo_env.blocks.cli", "blocks")
 _mount_optional("mlgo_env.transform.cli", "transform")
+_mount_optional("mlgo_env.distributed.cli", "ray")
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
