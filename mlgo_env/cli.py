@@ -98,7 +98,7 @@ def corpus_list(
     from mlgo_env.corpus import Corpus, default_corpus
 
     loaded = Corpus.load(corpus) if corpus else default_corpus(progress=True)
-    rows = [
+    rows: list[dict[str, str | bool | int]] = [
         {"uri": b.uri, "split": b.split or "", "runnable": b.program is not None,
          "memory_bound": bool(b.program and b.program.memory_bound), "bitcode_bytes": b.bitcode.stat().st_size}
         for b in loaded
@@ -111,7 +111,11 @@ def corpus_list(
         table.add_column(column)
     for row in rows:
         table.add_row(
-            row["uri"], row["split"], str(row["runnable"]), str(row["memory_bound"]), f"{row['bitcode_bytes']:,} B"
+            str(row["uri"]),
+            str(row["split"]),
+            str(row["runnable"]),
+            str(row["memory_bound"]),
+            f"{row['bitcode_bytes']:,} B",
         )
     console.print(table)
 

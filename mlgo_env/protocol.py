@@ -28,7 +28,7 @@ from mlgo_env.errors import CompilerCrashed, CompilerTimeout, ProtocolError
 
 __all__ = ["TensorSpec", "ChannelHeader", "Decision", "Channel"]
 
-_DTYPES = {
+_DTYPES: dict[str, np.dtype] = {
     "int64_t": np.dtype("<i8"),
     "int32_t": np.dtype("<i4"),
     "int16_t": np.dtype("<i2"),

@@ -67,7 +67,7 @@ class CompilerEnv(gym.Env[Observation, Any]):
             without the mask). An illegal action is never sent to the compiler.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    metadata = {"render_modes": []}  # noqa: RUF012 - Gymnasium's convention
     task: ClassVar[Task]
 
     def __init__(
@@ -119,7 +119,7 @@ class CompilerEnv(gym.Env[Observation, Any]):
         self._header = convert.header_from_pb(list(spaces_reply.features), spaces_reply.advice)
         self.feature_specs = list(self._header.features)
         self.advice_spec = self._header.advice
-        self.observation_space = spaces.Dict({s.name: _box_for(s) for s in self.feature_specs})
+        self.observation_space = spaces.Dict({s.name: _box_for(s) for s in self.feature_specs})  # type: ignore[assignment]
         self._benchmarks: list[str] | None = None
         self._observation: Observation | None = None
         self._done = True

@@ -31,7 +31,7 @@ _STATUS: dict[type[errors.MlgoEnvError], grpc.StatusCode] = {
     errors.ServiceError: grpc.StatusCode.INTERNAL,
 }
 
-_CLASSES = {cls.__name__: cls for cls in (*_STATUS, errors.MlgoEnvError)}
+_CLASSES: dict[str, type[errors.MlgoEnvError]] = {cls.__name__: cls for cls in (*_STATUS, errors.MlgoEnvError)}
 
 
 def status_of(exc: BaseException) -> grpc.StatusCode:
@@ -57,10 +57,8 @@ def exception_from(name: str, message: str, code: grpc.StatusCode) -> errors.Mlg
     if name == "InvalidArgument":
         return ValueError(message)
     cls = _CLASSES.get(name)
-    if cls is errors.CompilerError or (cls is not None and issubclass(cls, errors.CompilerError)):
-        return cls(message)  # message already holds the compiler's stderr
     if cls is not None:
-        return cls(message)
+        return cls(message)  # a CompilerError's message already holds the compiler's stderr
     if code == grpc.StatusCode.UNAVAILABLE:
         return errors.ServiceUnavailable(message)
     return errors.ServiceError(f"{code.name}: {message}")
