@@ -34,9 +34,7 @@ class CheckFailure:
 _SPLIT = "\n// -----\n"
 
 
-def verify_mlir(
-    text: str, tools: MlirTools | None = None, timeout: float = 60.0, split: bool = False
-) -> str | None:
+def verify_mlir(text: str, tools: MlirTools | None = None, timeout: float = 60.0, split: bool = False) -> str | None:
     """Parses and verifies MLIR `text` with mlir-opt-19; returns its diagnostics, or None if valid.
 
     With `split`, `text` holds several modules separated by ``// -----`` lines, each verified on
@@ -66,9 +64,7 @@ def check_library(library: ScheduleLibrary | None = None, tools: MlirTools | Non
     tools = tools or MlirTools.find()
     modules = {"library": library.whole_library_text()}
     for schedule in library.all():
-        modules[f"@{schedule.name} ({schedule.source.name})"] = library.module_text(
-            library.closure([schedule.name])
-        )
+        modules[f"@{schedule.name} ({schedule.source.name})"] = library.module_text(library.closure([schedule.name]))
     for pipeline in library.pipelines():
         modules[f"entry of @{pipeline.name}"] = library.compose_pipeline(pipeline.name)
     # One mlir-opt run for everything; only when it fails, one run per module to name culprits.

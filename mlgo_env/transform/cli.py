@@ -66,9 +66,7 @@ def apply(
     pipeline: Annotated[
         str | None, typer.Option("--pipeline", "-p", help="A library pipeline instead of steps.")
     ] = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the composed schedule here.")
-    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the composed schedule here.")] = None,
     run: Annotated[
         bool, typer.Option("--run/--no-run", help="Build, check against the reference, and time it.")
     ] = True,
@@ -103,6 +101,8 @@ def apply(
         runner.check(module)
         cost = reward.cost(module)
         noise = [m.extra["timing"].noise for m in (baseline, module)]  # type: ignore[attr-defined]
-        typer.echo(f"output matches the reference; per call: default pipeline {baseline_cost * 1e3:.3f} ms "
-                   f"(noise {noise[0]:.0%}), schedule {cost * 1e3:.3f} ms (noise {noise[1]:.0%}), "
-                   f"speed-up {baseline_cost / cost:.2f}x")
+        typer.echo(
+            f"output matches the reference; per call: default pipeline {baseline_cost * 1e3:.3f} ms "
+            f"(noise {noise[0]:.0%}), schedule {cost * 1e3:.3f} ms (noise {noise[1]:.0%}), "
+            f"speed-up {baseline_cost / cost:.2f}x"
+        )

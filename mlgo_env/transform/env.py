@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from mlgo_env.errors import CompilerError, EpisodeOver, InvalidAction, MlgoEnvError
+from mlgo_env.errors import EpisodeOver, InvalidAction, MlgoEnvError
 from mlgo_env.transform.library import (
     Choice,
     NamedSchedule,
@@ -224,8 +224,7 @@ class TransformScheduleEnv(gym.Env[np.ndarray, np.ndarray]):
             return None
         schedule = self._steps[index - 1]
         values = tuple(
-            param.choices[int(action[1 + i]) % len(param.choices)]
-            for i, param in enumerate(schedule.params)
+            param.choices[int(action[1 + i]) % len(param.choices)] for i, param in enumerate(schedule.params)
         )
         return Choice(schedule, values)
 
@@ -258,7 +257,10 @@ class TransformScheduleEnv(gym.Env[np.ndarray, np.ndarray]):
         self._clear_builds(self._current)
         self._ensure_baseline(self._current)
         self._choices, self._actions, self._last_invalid, self._done = [], 0, False, False
-        return self._observation(), {"payload": self._current.name, "baseline_cost": self._current.baseline_cost}
+        info: dict[str, Any] = {"payload": self._current.name, "baseline_cost": self._current.baseline_cost}
+        if self._current.baseline_timing is not None:
+            info["baseline_noise"] = self._current.baseline_timing.noise
+        return self._observation(), info
 
     def _ensure_baseline(self, state: _PayloadState) -> None:
         if state.baseline_cost is not None:
@@ -324,7 +326,7 @@ class TransformScheduleEnv(gym.Env[np.ndarray, np.ndarray]):
             state.builds.append(module.workdir)
             state.runner.check(module)
             cost = self.reward_fn.cost(module)
-        except (MlgoEnvError, CompilerError, OSError) as exc:
+        except (MlgoEnvError, OSError) as exc:
             info.update(error=_first_lines(str(exc)), error_type=type(exc).__name__)
             return self._observation(), self.reward_fn.reward_on_error, terminated, truncated, info
         assert state.baseline_cost is not None

@@ -244,14 +244,11 @@ class _EntryBuilder:
         self._lines.append(f"// step: {choice}")
         for value in choice.values:
             param = self._fresh("p")
-            self._lines.append(
-                f"{param} = transform.param.constant {value} : i64 -> !transform.param<i64>"
-            )
+            self._lines.append(f"{param} = transform.param.constant {value} : i64 -> !transform.param<i64>")
             args.append(param)
         types = ", ".join(["!transform.any_op"] + ["!transform.param<i64>"] * len(choice.values))
         self._lines.append(
-            f"transform.include @{choice.schedule.name} failures(propagate) "
-            f"({', '.join(args)}) : ({types}) -> ()"
+            f"transform.include @{choice.schedule.name} failures(propagate) ({', '.join(args)}) : ({types}) -> ()"
         )
 
     def call_root(self, schedule: NamedSchedule) -> None:
@@ -267,10 +264,7 @@ class _EntryBuilder:
     def text(self) -> str:
         """The whole entry sequence."""
         body = "\n".join("  " + line for line in self._lines + ["transform.yield"])
-        return (
-            f"transform.named_sequence @{ENTRY}(%root: !transform.any_op {{transform.consumed}}) {{\n"
-            f"{body}\n}}"
-        )
+        return f"transform.named_sequence @{ENTRY}(%root: !transform.any_op {{transform.consumed}}) {{\n{body}\n}}"
 
 
 def parse_schedules(path: Path) -> list[NamedSchedule]:
@@ -399,6 +393,4 @@ def payload_path(payload: str | Path) -> Path:
         return path
     close = difflib.get_close_matches(str(payload), bundled, n=3)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise FileNotFoundError(
-        f"{payload!r} is neither a bundled payload ({', '.join(bundled)}) nor a file.{hint}"
-    )
+    raise FileNotFoundError(f"{payload!r} is neither a bundled payload ({', '.join(bundled)}) nor a file.{hint}")

@@ -50,8 +50,7 @@ __all__ = [
 ]
 
 DEFAULT_PIPELINE: tuple[str, ...] = (
-    "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion="
-    "identity-layout-map}",
+    "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map}",
     "cse",
     "canonicalize",
     "convert-linalg-to-loops",
@@ -169,9 +168,7 @@ def parse_output(stdout: str) -> RunOutput:
     end = stdout.rfind("]", start, limit if limit != -1 else len(stdout))
     block = stdout[start + len("data =") : end]
     result = np.array([float(v) for v in _NUMBER.findall(block)], dtype=np.float64)
-    times = tuple(
-        float(line.split()[1]) for line in stdout.splitlines() if line.startswith("mlgo-time ")
-    )
+    times = tuple(float(line.split()[1]) for line in stdout.splitlines() if line.startswith("mlgo-time "))
     return RunOutput(result, times)
 
 
@@ -250,14 +247,17 @@ class PayloadRunner:
         return lowered
 
     def check_schedule(self, schedule_mlir: str) -> None:
-        """Applies `schedule_mlir` without building anything, to find out whether it applies.
+        """Applies `schedule_mlir` and translates the result to LLVM IR, without compiling it.
 
         Raises:
-            ScheduleFailed: it does not; the message carries mlir-opt's diagnostics.
+            ScheduleFailed: it does not apply, or leaves ops that have no LLVM translation; the
+                message carries the tool's diagnostics.
         """
         folder = self._new_dir("check")
         try:
-            self.lower(schedule_mlir, folder)
+            lowered = self.lower(schedule_mlir, folder)
+            translate = [str(self.tools.mlir_translate), "--mlir-to-llvmir", str(lowered), "-o", "/dev/null"]
+            _run(translate, self.compile_timeout, "mlir-translate-19", ScheduleFailed)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -334,8 +334,7 @@ class PayloadRunner:
         expected = self.reference().result
         if output.result.shape != expected.shape:
             raise OutputMismatch(
-                f"{self.payload.stem}: the result has {output.result.size} values, the reference "
-                f"{expected.size}"
+                f"{self.payload.stem}: the result has {output.result.size} values, the reference {expected.size}"
             )
         if not np.allclose(output.result, expected, rtol=self.rtol, atol=self.rtol):
             worst = int(np.argmax(np.abs(output.result - expected)))

@@ -40,7 +40,7 @@ def test_scheduled_matmul_matches_reference_and_times(runner_factory, library: S
 def test_wrong_result_is_caught(runner_factory, library: ScheduleLibrary) -> None:
     runner = runner_factory("elementwise")
     module = runner.build(None)
-    module.executable_path.write_text("#!/bin/sh\n" "echo 'data = [1, 2, 3]'\necho 'mlgo-time 1.0'\n")
+    module.executable_path.write_text("#!/bin/sh\necho 'data = [1, 2, 3]'\necho 'mlgo-time 1.0'\n")
     with pytest.raises(OutputMismatch, match="3 values"):
         runner.check(module)
 

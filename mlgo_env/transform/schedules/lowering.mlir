@@ -41,9 +41,25 @@ module attributes {transform.with_named_sequence} {
     transform.yield %m6 : !transform.any_op
   }
 
-  // The whole tail after bufferization: loops, then the LLVM dialect.
+  // Default lowering of the vector ops no conversion pass handles (`vector.contract`,
+  // `vector.multi_reduction`, n-D transfers), for kernels whose schedule chose no lowering
+  // step; a no-op on kernels without vectors.
+  transform.named_sequence @lower_vector_ops(%root: !transform.any_op {transform.readonly})
+      attributes {mlgo.phase = "internal"} {
+    %funcs = transform.include @match_kernels failures(propagate) (%root)
+        : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %funcs {
+      transform.apply_patterns.vector.lower_contraction lowering_strategy = outerproduct
+      transform.apply_patterns.vector.lower_outerproduct
+      transform.apply_patterns.vector.lower_multi_reduction lowering_strategy = innerparallel
+    } : !transform.any_op
+    transform.yield
+  }
+
+  // The whole tail after bufferization: default vector lowering, loops, the LLVM dialect.
   transform.named_sequence @lower_to_llvm(%root: !transform.any_op {transform.consumed})
       -> !transform.any_op attributes {mlgo.phase = "internal"} {
+    transform.include @lower_vector_ops failures(propagate) (%root) : (!transform.any_op) -> ()
     %loops = transform.include @lower_to_loops failures(propagate) (%root)
         : (!transform.any_op) -> !transform.any_op
     %llvm = transform.include @convert_to_llvm failures(propagate) (%loops)

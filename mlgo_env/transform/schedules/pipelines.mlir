@@ -14,17 +14,18 @@ module attributes {transform.with_named_sequence} {
     transform.yield %llvm : !transform.any_op
   }
 
-  // Register-tiled matmul: 32x32 output tiles with the accumulator fill fused, a k loop of 16,
-  // vectorized, outer-product contraction, accumulator hoisted out of the k loop.
+  // Register-tiled matmul: 8x32 output tiles with the accumulator fill fused, a k loop of 8,
+  // vectorized, outer-product contraction, accumulator hoisted out of the k loop. (32x32x16
+  // tiles give vector code clang-19 -O3 needs minutes to compile.)
   transform.named_sequence @pipeline_matmul_vectorized(
       %root: !transform.any_op {transform.consumed})
       -> !transform.any_op attributes {mlgo.phase = "pipeline"} {
     %t32 = transform.param.constant 32 : i64 -> !transform.param<i64>
-    %t16 = transform.param.constant 16 : i64 -> !transform.param<i64>
+    %t8 = transform.param.constant 8 : i64 -> !transform.param<i64>
     %t0 = transform.param.constant 0 : i64 -> !transform.param<i64>
-    transform.include @tile_fuse_2d failures(propagate) (%root, %t32, %t32)
+    transform.include @tile_fuse_2d failures(propagate) (%root, %t8, %t32)
         : (!transform.any_op, !transform.param<i64>, !transform.param<i64>) -> ()
-    transform.include @tile_loops_3d failures(propagate) (%root, %t0, %t0, %t16)
+    transform.include @tile_loops_3d failures(propagate) (%root, %t0, %t0, %t8)
         : (!transform.any_op, !transform.param<i64>, !transform.param<i64>,
            !transform.param<i64>) -> ()
     transform.include @vectorize failures(propagate) (%root) : (!transform.any_op) -> ()

@@ -9,6 +9,15 @@ module attributes {transform.with_named_sequence} {
     transform.yield %funcs : !transform.any_op
   }
 
+  // Vectorizes `%op` if its parent is a loop; fails (silenceably) otherwise.
+  transform.named_sequence @vectorize_in_loop(%op: !transform.any_op {transform.consumed})
+      attributes {mlgo.phase = "internal"} {
+    %parent = transform.get_parent_op %op : (!transform.any_op) -> !transform.any_op
+    transform.match.operation_name %parent ["scf.for", "scf.forall"] : !transform.any_op
+    transform.structured.vectorize %op : !transform.any_op
+    transform.yield
+  }
+
   // Vectorizes the linalg ops inside loops of the kernels (so tile first: untiled ops would
   // become huge vectors and stay scalar here) and folds the tensor slices into the transfers.
   // Fails on a tile with dynamic shape.
@@ -16,14 +25,15 @@ module attributes {transform.with_named_sequence} {
       attributes {mlgo.phase = "tensor"} {
     %funcs = transform.include @match_kernels failures(propagate) (%root)
         : (!transform.any_op) -> !transform.any_op
-    %loops = transform.structured.match ops{["scf.for", "scf.forall"]} in %funcs
+    %ops = transform.structured.match interface{LinalgOp} in %funcs
         : (!transform.any_op) -> !transform.any_op
-    %nested = transform.structured.match interface{LinalgOp} in %loops
-        : (!transform.any_op) -> !transform.any_op
-    %ops = transform.merge_handles %nested {deduplicate} : !transform.any_op
-    transform.structured.vectorize %ops : !transform.any_op
+    transform.foreach %ops : !transform.any_op {
+    ^bb0(%op: !transform.any_op):
+      transform.include @vectorize_in_loop failures(suppress) (%op) : (!transform.any_op) -> ()
+    }
     transform.apply_patterns to %funcs {
       transform.apply_patterns.tensor.fold_tensor_subset_ops_into_vector_transfers
+      transform.apply_patterns.vector.reduction_to_contract
       transform.apply_patterns.vector.cast_away_vector_leading_one_dim
       transform.apply_patterns.canonicalization
     } : !transform.any_op
