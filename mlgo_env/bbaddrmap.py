@@ -151,9 +151,7 @@ def _readobj_groups(object_path: Path, toolchain: Toolchain) -> list[list[dict[s
     return groups
 
 
-def _function_blocks(
-    function: dict[str, Any], section: Section, section_index: int
-) -> Iterator[MachineBlock]:
+def _function_blocks(function: dict[str, Any], section: Section, section_index: int) -> Iterator[MachineBlock]:
     """The blocks of one decoded function of the address map, with their bytes and frequencies."""
     name = function["Name"]
     ranges = function["BB Ranges"]

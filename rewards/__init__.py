@@ -82,3 +82,22 @@ def resolve(spec: str | Reward | dict[str, float]) -> Reward:
 
 
 register("size", SizeReward)
+# Imported on first use: they pull in numpy, scipy and capstone, which `import rewards` should not.
+register("mca", lambda **options: __import__("rewards.mca").mca.McaReward(**options))
+register("perf_model", lambda **options: __import__("rewards.perf_model").perf_model.PerfModelReward(**options))
+register("runtime", lambda **options: __import__("rewards.runtime").runtime.RuntimeReward(**options))
+
+
+def _learned_model_shipped() -> bool:
+    """Whether the learned cost model's checkpoint is installed (found without importing torch)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("mlgo_env")
+    locations = spec.submodule_search_locations if spec else None
+    return bool(locations) and (Path(locations[0]) / "blocks" / "data" / "costmodel.pt").is_file()
+
+
+# Registered only when the trained model ships with the package; imported on first use (torch).
+if _learned_model_shipped():
+    register("learned", lambda **options: __import__("rewards.learned").learned.LearnedReward(**options))

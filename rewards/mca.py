@@ -1,0 +1,43 @@
+"""Block throughput: predicted cycles = Σ over machine basic blocks of frequency × llvm-mca cost."""
+
+from __future__ import annotations
+
+from mlgo_env.bbaddrmap import read_blocks
+from mlgo_env.mca import McaBlockModel
+from rewards.base import Artifact, CompiledModule, Reward
+
+__all__ = ["McaReward"]
+
+
+class McaReward(Reward):
+    """Σ_b frequency(b) · cycles(b) over the module's machine basic blocks.
+
+    Frequencies are LLVM's static block-frequency estimates from the address map (entry block = 1
+    in every function, times the entry count when compiled with a profile), so every function
+    weighs as if called once; block cycles are llvm-mca's (`mlgo_env.mca`), cached by block bytes
+    so an episode only analyses the blocks it changed. How many blocks llvm-mca could not handle
+    (costed by the instruction-count fallback) goes to ``module.extra["mca_fallback_blocks"]``.
+
+    Args:
+        mcpu: the CPU llvm-mca models (``znver4``, ``skylake``); None for the host.
+    """
+
+    name = "mca"
+    requires = Artifact.OBJECT | Artifact.BB_ADDR_MAP
+    unit = "cycles"
+
+    def __init__(self, mcpu: str | None = None) -> None:
+        self.mcpu = mcpu
+        self._models: dict[int, McaBlockModel] = {}
+
+    def cost(self, module: CompiledModule) -> float:
+        """Predicted cycles of one call of each function of `module`, summed."""
+        version = module.toolchain.version
+        if version not in self._models:
+            self._models[version] = McaBlockModel(mcpu=self.mcpu, toolchain=module.toolchain)
+        model = self._models[version]
+        blocks = read_blocks(module.object_path, module.toolchain)
+        costs = model.costs([block.code for block in blocks])
+        module.extra["mca_blocks"] = len(blocks)
+        module.extra["mca_fallback_blocks"] = sum(cost.fallback for cost in costs)
+        return sum(block.frequency * cost.cycles for block, cost in zip(blocks, costs, strict=True))

@@ -1,0 +1,180 @@
+"""The ``perf_model`` reward: callgrind profile parsing, line mapping, LLC misses and fitting."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import rewards
+from mlgo_env.bbaddrmap import read_blocks
+from rewards.base import CompiledModule, ProgramInfo
+from rewards.perf_model import (
+    CacheConfig,
+    LineCost,
+    PerfSample,
+    SourceLines,
+    fit_perf_model,
+    parse_callgrind,
+)
+
+# One statement per line, so the profile's lines separate the loops.
+STREAM = """\
+#include <stdio.h>
+#include <stdlib.h>
+
+static long touch(const long *a, long n, int reps) {
+  long s = 0;
+  for (int r = 0; r < reps; r++)
+    for (long i = 0; i < n; i += 8)
+      s += a[i];
+  return s;
+}
+
+int main(int argc, char **argv) {
+  long n = atol(argv[1]) / sizeof(long);
+  long *a = malloc(n * sizeof(long));
+  for (long i = 0; i < n; i++)
+    a[i] = i;
+  printf("%ld\\n", touch(a, n, 2));
+  free(a);
+  return 0;
+}
+"""
+
+DEBUG = ("-O2", "-gdwarf-4")
+
+# A profile in callgrind's format, written by hand: compressed names, relative positions, a call.
+PROFILE = """\
+# callgrind format
+version: 1
+positions: instr line
+events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw
+summary: 1
+
+ob=(1) /bin/prog
+fl=(1) /src/k.c
+fn=(1) kernel
+0x1000 10 5 5 0 0 1 0 0 1
++4 * 5 5 0 0 2 0 0 2
++3 +1 100 100 0 0 50 0 0 40
+cfn=(2) helper
+calls=100 0x2000 20
+* * 700 0 0 0 0 0 0 999
++2 * 100
+fi=(2) /src/k.h
++1 3 100 0 100 0 0 9 0 0 7
+fe=(1)
++1 12 5
+fn=(2)
+0x2000 20 600
+fi=(2)
++1 3 50
+totals: 1
+"""
+
+
+def _build(compile_c, toolchain, tmp_path: Path, name: str, flags=DEBUG) -> tuple[Path, Path]:
+    obj = compile_c(STREAM, name=name, flags=flags)
+    program = tmp_path / f"{name}.bin"
+    subprocess.run([str(toolchain.clang), str(obj), "-o", str(program)], check=True)
+    return obj, program
+
+
+def _module(obj: Path, program: Path | None, toolchain, tmp_path: Path, size: int) -> CompiledModule:
+    return CompiledModule(
+        benchmark="stream",
+        object_path=obj,
+        toolchain=toolchain,
+        workdir=tmp_path,
+        executable_path=program,
+        program=ProgramInfo(name=f"stream-{size}", run_args=(str(size),)),
+    )
+
+
+def test_parse_callgrind_format() -> None:
+    lines = parse_callgrind(io.StringIO(PROFILE))
+    assert lines[("k.c", 10)] == LineCost(instructions=10, executions=5, misses=3)
+    assert lines[("k.c", 11)] == LineCost(instructions=200, executions=100, misses=40)  # call cost skipped
+    assert lines[("k.h", 3)] == LineCost(instructions=150, executions=150, misses=7)  # two functions
+    assert lines[("k.c", 12)] == LineCost(instructions=5, executions=5, misses=0)
+    assert lines[("k.c", 20)] == LineCost(instructions=600, executions=600, misses=0)
+    assert set(lines) == {("k.c", 10), ("k.c", 11), ("k.h", 3), ("k.c", 12), ("k.c", 20)}
+
+
+def test_cache_config_from_sysfs() -> None:
+    cache = CacheConfig.from_sysfs()
+    assert cache.d1.size <= cache.ll.size and cache.ll.line_size == 64
+    assert cache.valgrind_args()[2] == f"--LL={cache.ll.size},{cache.ll.assoc},64"
+
+
+def test_source_lines_with_and_without_function_sections(compile_c) -> None:
+    for flags in (DEBUG, (*DEBUG, "-ffunction-sections")):
+        obj = compile_c(STREAM, name="lines" + str(len(flags)), flags=flags)
+        table = SourceLines(obj)
+        blocks = read_blocks(obj)
+        first = next(b for b in blocks if b.function == "main")
+        assert table.line_at(first.section_index, first.offset) == ("lines" + str(len(flags)) + ".c", 12)
+        located = [table.line_at(b.section_index, b.offset) for b in blocks]
+        assert all(line is None or 1 <= line[1] <= 20 for line in located)
+
+
+def test_streaming_64_mib_misses_the_llc_far_more_than_16_kib(compile_c, toolchain, tmp_path: Path) -> None:
+    reward = rewards.get("perf_model", mcpu="znver4")
+    parts = {}
+    for size in (16 << 10, 64 << 20):
+        obj, program = _build(compile_c, toolchain, tmp_path, f"stream{size}")
+        module = _module(obj, program, toolchain, tmp_path, size)
+        cost = reward.cost(module)
+        parts[size] = module.extra["perf_model"]
+        assert cost == pytest.approx(parts[size]["cycles"])  # type: ignore[index]
+    small, large = parts[16 << 10], parts[64 << 20]
+    assert small["llc_misses"] < 1000  # type: ignore[index]  # 256 compulsory misses of the array
+    assert large["llc_misses"] > 2e6  # type: ignore[index]  # 1 Mi lines written, read twice
+    assert large["miss_cycles"] == pytest.approx(large["llc_misses"] * 300 / 4)  # type: ignore[index]
+    # 2 sweeps of n/8 loads: the hot loop's count comes from the profile, not LLVM's guess.
+    assert large["throughput_cycles"] > 1000 * small["throughput_cycles"] / 2  # type: ignore[index]
+
+
+def test_profile_is_reused_for_variants(compile_c, toolchain, tmp_path: Path, private_cache: Path) -> None:
+    size = 1 << 20
+    reward = rewards.get("perf_model", mcpu="znver4")
+    obj, program = _build(compile_c, toolchain, tmp_path, "base")
+    base_module = _module(obj, program, toolchain, tmp_path, size)
+    baseline = reward.cost(base_module)
+    profiles = list((private_cache / "profiles").iterdir())
+    assert len(profiles) == 1
+
+    variant_obj = compile_c(STREAM, name="base", output_name="variant", flags=("-O1", "-gdwarf-4", "-fno-inline"))
+    variant = _module(variant_obj, None, toolchain, tmp_path, size)  # not even linked: never run
+    cost = reward.cost(variant)
+    assert cost > 0 and cost != baseline
+    # The same source lines miss, whatever code the variant made of them.
+    assert variant.extra["perf_model"]["llc_misses"] == pytest.approx(  # type: ignore[index]
+        base_module.extra["perf_model"]["llc_misses"]  # type: ignore[index]
+    )
+
+    fresh = rewards.get("perf_model", mcpu="znver4")  # a new process would find the profile on disk
+    assert fresh.cost(_module(obj, program, toolchain, tmp_path, size)) == pytest.approx(baseline)
+    assert list((private_cache / "profiles").iterdir()) == profiles
+
+    static = rewards.get("perf_model", mcpu="znver4", frequencies="static")
+    module = _module(obj, program, toolchain, tmp_path, size)
+    static.cost(module)
+    assert module.extra["perf_model"]["throughput_cycles"] < 1000  # type: ignore[index]  # one call each
+
+
+def test_fit_recovers_latency_over_mlp() -> None:
+    truth_latency, truth_mlp, hz = 300.0, 6.0, 3.5e9
+    samples = [
+        PerfSample(t, m, (t + m * truth_latency / truth_mlp) / hz)
+        for t, m in [(1e9, 1e6), (2e9, 5e5), (1.5e9, 8e6), (3e9, 2e6), (5e8, 4e6)]
+    ]
+    latency, mlp = fit_perf_model(samples)
+    assert latency == 300.0 and mlp == pytest.approx(truth_mlp, rel=1e-6)
+    _, no_misses = fit_perf_model([PerfSample(1e9, 0, 1.0), PerfSample(2e9, 0, 2.0)])
+    assert no_misses == float("inf")
+    with pytest.raises(ValueError):
+        fit_perf_model(samples[:1])
