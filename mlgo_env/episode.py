@@ -7,7 +7,7 @@ make variants of a benchmark without a service.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +84,7 @@ def run_episode(
     toolchain = toolchain or get_toolchain()
     options = options or CompileOptions()
     if scorer is not None:
-        options = scorer.options
+        options = replace(options, artifacts=options.artifacts | scorer.artifacts)
     observations: list[dict[str, np.ndarray]] = []
     actions: list[float] = []
     with InteractiveCompile(toolchain, benchmark, task, options, include_default) as compile_:

@@ -204,3 +204,19 @@ def test_generated_code_is_fresh(tmp_path: Path) -> None:
         assert path.read_text() == checked_in.read_text(), (
             f"{checked_in} is stale: run python -m mlgo_env.service.generate_proto"
         )
+
+
+def test_each_session_keeps_its_own_timeouts(mini_corpus) -> None:
+    server, servicer, port = start_server("127.0.0.1:0", ServiceConfig(corpus=mini_corpus.root))
+    client = ServiceConnection(f"127.0.0.1:{port}")
+    size = [pb.RewardSpec(name="size")]
+    try:
+        client.call("Rollout", pb.RolloutRequest(benchmark="sha256", policy=pb.Policy(builtin="never"),
+                                                 config=pb.CompileConfig(task="inlining", rewards=size)))  # fmt: skip
+        reply = _start(client, rewards=size, decision_timeout_s=1.5, compile_timeout_s=30)
+        options = servicer._sessions[reply.session_id].compile.options
+        assert (options.decision_timeout, options.compile_timeout) == (1.5, 30)
+    finally:
+        client.close()
+        servicer.shutdown()
+        server.stop(0)

@@ -1,5 +1,7 @@
 """Ray actors that own a compiler service each, and the pool that keeps one per worker CPU.
 
+Actor classes live here, away from SB3 and torch, so starting an actor imports neither.
+
 A `RolloutWorker` holds one CPU, runs a compiler service inside its process (`ServiceHost`) and
 answers one rollout at a time through that service's ``Rollout`` RPC, so episodes run exactly as
 they do on a local service. Workers never receive commands or paths, only benchmark ids of the
@@ -14,10 +16,12 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from mlgo_env.corpus import Corpus, default_corpus
@@ -28,10 +32,21 @@ from mlgo_env.protocol import TensorSpec
 from mlgo_env.service import convert
 from mlgo_env.service.proto import pb
 
-__all__ = ["Attempt", "Fault", "Rollout", "RolloutSettings", "RolloutWorker", "Worker", "WorkerPool"]
+__all__ = [
+    "Attempt",
+    "EnvWorker",
+    "Fault",
+    "Rollout",
+    "RolloutSettings",
+    "RolloutWorker",
+    "Worker",
+    "WorkerPool",
+]
 
 Policy = str | bytes
 """A built-in policy name (``"llvm-default"``, ``"random"``, …) or a saved TorchScript module."""
+EnvFactory = Callable[[], gym.Env]
+"""Makes one environment (a thunk, as SB3's vectorised environments take)."""
 
 
 @dataclass(frozen=True)
@@ -111,9 +126,11 @@ class Rollout:
 
 @dataclass(frozen=True)
 class Fault:
-    """Why an attempt failed: the mlgo-env (or Ray) error's class name, its message, and whether
-    another attempt may succeed (a hung or crashed compiler, a dead worker) or not (an unknown
-    benchmark, a policy that cannot run on the task)."""
+    """Why an attempt failed: the error's class name, its message, and whether to try again.
+
+    Another attempt may succeed after a hung or crashed compiler or a dead worker, not after an
+    unknown benchmark or a policy that cannot run on the task.
+    """
 
     type: str
     details: str
@@ -159,16 +176,26 @@ class RolloutWorker:
         """``name@node:pid``; answering also tells the driver the worker has started."""
         return self.name
 
-    def spaces(self, task: str, include_default: bool, llvm_version: int | None) -> tuple[list[TensorSpec], TensorSpec]:
+    def spaces(
+        self, task: str, include_default: bool, llvm_version: int | None
+    ) -> tuple[list[TensorSpec], TensorSpec]:
         """The task's feature specs and advice spec, read from a real compile."""
-        request = pb.GetSpacesRequest(task=task, llvm_version=llvm_version or 0, include_default=include_default)
+        request = pb.GetSpacesRequest(
+            task=task, llvm_version=llvm_version or 0, include_default=include_default
+        )
         reply = self._host.connection.call("GetSpaces", request)
         return [convert.spec_from_pb(s) for s in reply.features], convert.spec_from_pb(reply.advice)
 
-    def rollout(self, benchmark: str, seed: int, policy: Policy, settings: RolloutSettings) -> Attempt:
+    def rollout(
+        self, benchmark: str, seed: int, policy: Policy, settings: RolloutSettings
+    ) -> Attempt:
         """Run one episode of `benchmark` with `policy`; failures come back as a `Fault`."""
         started = time.monotonic()
-        message = pb.Policy(torchscript=policy, seed=seed) if isinstance(policy, bytes) else pb.Policy(builtin=policy, seed=seed)
+        message = (
+            pb.Policy(torchscript=policy, seed=seed)
+            if isinstance(policy, bytes)
+            else pb.Policy(builtin=policy, seed=seed)
+        )
         request = pb.RolloutRequest(
             benchmark=benchmark,
             config=settings.config(),
@@ -186,8 +213,69 @@ class RolloutWorker:
         self._host.close()
 
 
+class EnvWorker:
+    """A Ray actor (one CPU) holding one environment, with SB3's auto-reset on episode end.
+
+    Args:
+        env_fn: makes the environment (called after ``$MLGO_SERVICE`` points to this actor's service).
+        corpus: where the corpus comes from.
+        root: the node's directory for workers (None: `default_root`).
+    """
+
+    def __init__(self, env_fn: EnvFactory, corpus: CorpusRef, root: str | None = None) -> None:
+        node_root = Path(root) if root else default_root()
+        self._host = ServiceHost(corpus.materialize(node_root), node_root)
+        os.environ["MLGO_SERVICE"] = self._host.address
+        self.env = env_fn()
+
+    def spaces(self) -> tuple[gym.Space, gym.Space]:
+        """The observation and action spaces."""
+        return self.env.observation_space, self.env.action_space
+
+    def reset(self, seed: int | None, options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """Reset the environment."""
+        return self.env.reset(seed=seed, **({"options": options} if options else {}))
+
+    def step(self, action: Any) -> tuple[Any, float, bool, dict[str, Any], dict[str, Any]]:
+        """One step in SB3's form: ``(obs, reward, done, info, reset_info)``, resetting on ``done``."""
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        done = terminated or truncated
+        info["TimeLimit.truncated"] = truncated and not terminated
+        reset_info: dict[str, Any] = {}
+        if done:
+            info["terminal_observation"] = observation
+            observation, reset_info = self.env.reset()
+        return observation, float(reward), done, info, reset_info
+
+    def get_attr(self, name: str) -> Any:
+        """An attribute of the environment or of one of its wrappers."""
+        return self.env.get_wrapper_attr(name)
+
+    def set_attr(self, name: str, value: Any) -> None:
+        """Set an attribute on the outermost wrapper (as SB3's SubprocVecEnv does)."""
+        setattr(self.env, name, value)
+
+    def call(self, name: str, args: tuple, kwargs: dict[str, Any]) -> Any:
+        """Call a method of the environment or of one of its wrappers."""
+        return self.env.get_wrapper_attr(name)(*args, **kwargs)
+
+    def is_wrapped(self, wrapper_class: type[gym.Wrapper]) -> bool:
+        """Whether the environment is wrapped in `wrapper_class`."""
+        env = self.env
+        while isinstance(env, gym.Wrapper):
+            if isinstance(env, wrapper_class):
+                return True
+            env = env.env
+        return False
+
+    def close(self) -> None:
+        """Close the environment, then the service (its sessions, compilers and files)."""
+        self.env.close()
+        self._host.close()
+
+
 @functools.cache
-def _remote(cls: type) -> Any:
+def remote_class(cls: type) -> Any:
     """`cls` as a Ray actor class holding one CPU; retries are the driver's business, not Ray's."""
     return require_ray().remote(num_cpus=1, max_restarts=0, max_task_retries=0)(cls)
 
@@ -227,15 +315,18 @@ class WorkerPool:
         self.size = workers or cluster.cpus
         if self.size < 1:
             raise ValueError(f"a pool needs at least one worker, not {self.size}")
-        self._corpus_ref = CorpusRef.shared(self.corpus.root) if share_corpus else CorpusRef.ship(self.corpus.root)
+        self._corpus_ref = (
+            CorpusRef.shared(self.corpus.root) if share_corpus else CorpusRef.ship(self.corpus.root)
+        )
         self._root = str(root) if root else None
         self._started = 0
+        self._spaces: dict[tuple, tuple[list[TensorSpec], TensorSpec]] = {}
         self.workers = [self._start() for _ in range(self.size)]
 
     def _start(self) -> Worker:
         name = f"worker-{self._started}"
         self._started += 1
-        handle = _remote(RolloutWorker).remote(name, self._corpus_ref, self._root)
+        handle = remote_class(RolloutWorker).remote(name, self._corpus_ref, self._root)
         return Worker(handle=handle, name=name)
 
     def replace(self, worker: Worker) -> Worker:
@@ -244,6 +335,41 @@ class WorkerPool:
         fresh = self._start()
         self.workers[self.workers.index(worker)] = fresh
         return fresh
+
+    def spaces(
+        self, task: str, include_default: bool, llvm_version: int | None, timeout: float = 420.0
+    ) -> tuple[list[TensorSpec], TensorSpec]:
+        """A task's feature and advice specs, asked of a worker once per pool (a real compile).
+
+        A worker that dies meanwhile is replaced and the question asked again (three times at most).
+
+        Raises:
+            TimeoutError: no worker answered within `timeout` seconds (a cluster short of CPUs).
+            ServiceError: workers kept dying.
+            ValueError: the task is unknown.
+        """
+        key = (task, include_default, llvm_version)
+        ray = require_ray()
+        for _ in range(3):
+            if key in self._spaces:
+                return self._spaces[key]
+            worker = self.workers[0]
+            try:
+                self._spaces[key] = ray.get(worker.handle.spaces.remote(*key), timeout=timeout)
+                worker.started = True
+            except ray.exceptions.GetTimeoutError as exc:
+                raise TimeoutError(
+                    f"no worker answered within {timeout:.0f} s: is the cluster short of CPUs?"
+                ) from exc
+            except ray.exceptions.RayTaskError:
+                raise  # the service's own error (an unknown task, a missing LLVM): also an instance of it
+            except ray.exceptions.RayError:
+                self.replace(worker)
+        if key not in self._spaces:
+            raise ServiceError(
+                "workers kept dying while starting; see the Ray logs (`ray logs`) of the workers"
+            )
+        return self._spaces[key]
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop every worker: a clean shutdown first, then kill what did not stop in `timeout` s."""

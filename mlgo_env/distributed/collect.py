@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from mlgo_env.distributed import require_ray
 from mlgo_env.distributed.actors import Fault, Policy, Rollout, RolloutSettings, Worker, WorkerPool
-from mlgo_env.distributed.dataset import EpisodeRow, ParquetWriter
+from mlgo_env.distributed.dataset import EpisodeRow, ParquetWriter, check_new_dataset
 from mlgo_env.errors import InvalidPolicy
 from mlgo_env.policies import BUILTIN_POLICIES
 
@@ -127,13 +127,23 @@ class Collection:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, not {max_attempts}")
         if isinstance(policy, str) and policy not in BUILTIN_POLICIES:
-            raise InvalidPolicy(f"no built-in policy {policy!r}; choose from {BUILTIN_POLICIES} or pass TorchScript bytes")
+            raise InvalidPolicy(
+                f"no built-in policy {policy!r}; choose from {BUILTIN_POLICIES} or pass TorchScript bytes"
+            )
+        if out is not None:
+            check_new_dataset(out)
         self._ray = require_ray()
         self.pool = pool
         self.settings = settings
-        self._episodes = [_Episode(i, pool.corpus.benchmark(b).uri, seed + i) for i, b in enumerate(benchmarks)]
+        self._episodes = [
+            _Episode(i, pool.corpus.benchmark(b).uri, seed + i) for i, b in enumerate(benchmarks)
+        ]
         self._policy = self._ray.put(policy) if isinstance(policy, bytes) else policy
-        self._label = f"torchscript:{hashlib.sha256(policy).hexdigest()[:12]}" if isinstance(policy, bytes) else policy
+        self._label = (
+            f"torchscript:{hashlib.sha256(policy).hexdigest()[:12]}"
+            if isinstance(policy, bytes)
+            else policy
+        )
         self._include_default = policy == "llvm-default"
         self._out = out
         self._max_attempts = max_attempts
@@ -147,18 +157,23 @@ class Collection:
         return len(self._episodes)
 
     def _writer(self) -> ParquetWriter | None:
-        """The dataset writer, with the task's tensors asked of the first worker (it waits for it to start)."""
+        """The dataset writer, with the task's tensors asked of the pool (this waits for a worker)."""
         if self._out is None:
             return None
-        worker = self.pool.workers[0]
-        call = worker.handle.spaces.remote(self.settings.task, self._include_default, self.settings.llvm_version)
-        try:
-            features, advice = self._ray.get(call, timeout=self._start_timeout + 120.0)
-        except self._ray.exceptions.GetTimeoutError as exc:
-            raise TimeoutError(f"no worker answered within {self._start_timeout:.0f} s: is the cluster short of CPUs?") from exc
-        worker.started = True
-        return ParquetWriter(self._out, features if self.settings.return_observations else [], advice,
-                             self._label, self.settings.task)  # fmt: skip
+        settings = self.settings
+        features, advice = self.pool.spaces(
+            settings.task,
+            self._include_default,
+            settings.llvm_version,
+            timeout=self._start_timeout + 120.0,
+        )
+        return ParquetWriter(
+            self._out,
+            features if settings.return_observations else [],
+            advice,
+            self._label,
+            settings.task,
+        )
 
     def __iter__(self) -> Iterator[EpisodeOutcome]:
         if self._iterated:
@@ -169,7 +184,12 @@ class Collection:
         queue: deque[_Episode] = deque(self._episodes)
         idle: deque[Worker] = deque(self.pool.workers)
         running: dict[Any, _Running] = {}
-        bar = tqdm(total=len(self._episodes), desc=f"rollouts ({self._label})", unit="episode", disable=not self._progress)
+        bar = tqdm(
+            total=len(self._episodes),
+            desc=f"rollouts ({self._label})",
+            unit="episode",
+            disable=not self._progress,
+        )
         try:
             while queue or running:
                 self._dispatch(queue, idle, running)
@@ -190,7 +210,9 @@ class Collection:
             bar.close()
             self.stats.seconds = time.monotonic() - started
 
-    def _dispatch(self, queue: deque[_Episode], idle: deque[Worker], running: dict[Any, _Running]) -> None:
+    def _dispatch(
+        self, queue: deque[_Episode], idle: deque[Worker], running: dict[Any, _Running]
+    ) -> None:
         """Give queued episodes to idle workers, preferring workers an episode has not tried."""
         while queue and idle:
             episode = queue.popleft()
@@ -199,10 +221,14 @@ class Collection:
             episode.workers.add(worker.name)
             now = time.monotonic()
             limit = self._episode_timeout + (0.0 if worker.started else self._start_timeout)
-            ref = worker.handle.rollout.remote(episode.benchmark, episode.seed, self._policy, self.settings)
+            ref = worker.handle.rollout.remote(
+                episode.benchmark, episode.seed, self._policy, self.settings
+            )
             running[ref] = _Running(episode, worker, now, now + limit)
 
-    def _settle(self, queue: deque[_Episode], idle: deque[Worker], running: dict[Any, _Running]) -> Iterator[EpisodeOutcome]:
+    def _settle(
+        self, queue: deque[_Episode], idle: deque[Worker], running: dict[Any, _Running]
+    ) -> Iterator[EpisodeOutcome]:
         """Wait (at most a second) for answers, handle them and expired attempts; yield finished episodes."""
         now = time.monotonic()
         timeout = min(1.0, max(0.0, min(job.deadline for job in running.values()) - now))
@@ -218,35 +244,68 @@ class Collection:
         for ref in [ref for ref, job in running.items() if job.deadline <= now]:
             job = running.pop(ref)
             idle.append(self.pool.replace(job.worker))
-            fault = Fault("EpisodeTimeout", f"{job.worker.name} gave no answer within {now - job.submitted:.0f} s and was killed", True)
-            outcome = self._failed_attempt(job, fault, queue, latency=now - job.submitted, worker_seconds=0.0)
+            fault = Fault(
+                "EpisodeTimeout",
+                f"{job.worker.name} gave no answer within {now - job.submitted:.0f} s and was killed",
+                True,
+            )
+            outcome = self._failed_attempt(
+                job, fault, queue, latency=now - job.submitted, worker_seconds=0.0
+            )
             if outcome is not None:
                 yield outcome
 
-    def _answer(self, job: _Running, ref: Any, queue: deque[_Episode], idle: deque[Worker]) -> EpisodeOutcome | None:
+    def _answer(
+        self, job: _Running, ref: Any, queue: deque[_Episode], idle: deque[Worker]
+    ) -> EpisodeOutcome | None:
         """The outcome of an answered attempt, or None when the episode goes back in the queue."""
         latency = time.monotonic() - job.submitted
         exceptions = self._ray.exceptions
         try:
             attempt = self._ray.get(ref)
-        except exceptions.RayTaskError as exc:  # a bug in the worker's code, not a fault of the episode
+        except (
+            exceptions.RayTaskError
+        ) as exc:  # a bug in the worker's code, not a fault of the episode
             idle.append(self.pool.replace(job.worker))
-            fault = Fault(type(exc.cause).__name__, f"{job.worker.name}: {exc.cause}", retryable=False)
+            fault = Fault(
+                type(exc.cause).__name__, f"{job.worker.name}: {exc.cause}", retryable=False
+            )
             return self._failed_attempt(job, fault, queue, latency, 0.0)
         except exceptions.RayError as exc:  # the worker or its node died
             idle.append(self.pool.replace(job.worker))
-            fault = Fault("WorkerDied", f"{job.worker.name}: {type(exc).__name__}: {str(exc)[:500]}", retryable=True)
+            fault = Fault(
+                "WorkerDied",
+                f"{job.worker.name}: {type(exc).__name__}: {str(exc)[:500]}",
+                retryable=True,
+            )
             return self._failed_attempt(job, fault, queue, latency, 0.0)
         job.worker.started = True
         idle.append(job.worker)
         if attempt.fault is not None:
-            return self._failed_attempt(job, attempt.fault, queue, latency, attempt.seconds, attempt.worker)
+            return self._failed_attempt(
+                job, attempt.fault, queue, latency, attempt.seconds, attempt.worker
+            )
         episode = job.episode
-        return EpisodeOutcome(episode.index, episode.benchmark, episode.seed, len(episode.faults) + 1,
-                              attempt.worker, attempt.rollout, episode.faults, latency, attempt.seconds)  # fmt: skip
+        return EpisodeOutcome(
+            episode.index,
+            episode.benchmark,
+            episode.seed,
+            len(episode.faults) + 1,
+            attempt.worker,
+            attempt.rollout,
+            episode.faults,
+            latency,
+            attempt.seconds,
+        )
 
     def _failed_attempt(
-        self, job: _Running, fault: Fault, queue: deque[_Episode], latency: float, worker_seconds: float, worker: str = ""
+        self,
+        job: _Running,
+        fault: Fault,
+        queue: deque[_Episode],
+        latency: float,
+        worker_seconds: float,
+        worker: str = "",
     ) -> EpisodeOutcome | None:
         """Queue the episode again (first in line), or its failed outcome when no attempt is left."""
         episode = job.episode
@@ -255,8 +314,17 @@ class Collection:
             self.stats.retries += 1
             queue.appendleft(episode)
             return None
-        return EpisodeOutcome(episode.index, episode.benchmark, episode.seed, len(episode.faults),
-                              worker or job.worker.name, None, episode.faults, latency, worker_seconds)  # fmt: skip
+        return EpisodeOutcome(
+            episode.index,
+            episode.benchmark,
+            episode.seed,
+            len(episode.faults),
+            worker or job.worker.name,
+            None,
+            episode.faults,
+            latency,
+            worker_seconds,
+        )
 
 
 def collect(
@@ -296,5 +364,15 @@ def collect(
         InvalidPolicy: `policy` names no built-in policy.
         FileExistsError: `out` already holds a dataset.
     """
-    return Collection(policy, benchmarks, pool, settings or RolloutSettings(), seed, out, max_attempts,
-                      episode_timeout, start_timeout, progress)  # fmt: skip
+    return Collection(
+        policy,
+        benchmarks,
+        pool,
+        settings or RolloutSettings(),
+        seed,
+        out,
+        max_attempts,
+        episode_timeout,
+        start_timeout,
+        progress,
+    )

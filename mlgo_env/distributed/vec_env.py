@@ -15,79 +15,25 @@ Errors raised by the environment itself (such as ``InvalidAction``) reach the ca
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.env_util import is_wrapped
-from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
+from stable_baselines3.common.vec_env.base_vec_env import (
+    VecEnv,
+    VecEnvIndices,
+    VecEnvObs,
+    VecEnvStepReturn,
+)
 
 from mlgo_env.corpus import Corpus, default_corpus
 from mlgo_env.distributed import connect, require_ray
-from mlgo_env.distributed.host import CorpusRef, ServiceHost, default_root
+from mlgo_env.distributed.actors import EnvFactory, EnvWorker, remote_class
+from mlgo_env.distributed.host import CorpusRef
 
-__all__ = ["EnvWorker", "RayVecEnv"]
-
-EnvFactory = Callable[[], gym.Env]
-
-
-class EnvWorker:
-    """A Ray actor (one CPU) holding one environment, with SB3's auto-reset on episode end.
-
-    Args:
-        env_fn: makes the environment (called after ``$MLGO_SERVICE`` points to this actor's service).
-        corpus: where the corpus comes from.
-        root: the node's directory for workers (None: `default_root`).
-    """
-
-    def __init__(self, env_fn: EnvFactory, corpus: CorpusRef, root: str | None = None) -> None:
-        node_root = Path(root) if root else default_root()
-        self._host = ServiceHost(corpus.materialize(node_root), node_root)
-        os.environ["MLGO_SERVICE"] = self._host.address
-        self.env = env_fn()
-
-    def spaces(self) -> tuple[gym.Space, gym.Space]:
-        """The observation and action spaces."""
-        return self.env.observation_space, self.env.action_space
-
-    def reset(self, seed: int | None, options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        """Reset the environment."""
-        return self.env.reset(seed=seed, **({"options": options} if options else {}))
-
-    def step(self, action: Any) -> tuple[Any, float, bool, dict[str, Any], dict[str, Any]]:
-        """One step in SB3's form: ``(obs, reward, done, info, reset_info)``, resetting on ``done``."""
-        observation, reward, terminated, truncated, info = self.env.step(action)
-        done = terminated or truncated
-        info["TimeLimit.truncated"] = truncated and not terminated
-        reset_info: dict[str, Any] = {}
-        if done:
-            info["terminal_observation"] = observation
-            observation, reset_info = self.env.reset()
-        return observation, float(reward), done, info, reset_info
-
-    def get_attr(self, name: str) -> Any:
-        """An attribute of the environment or of one of its wrappers."""
-        return self.env.get_wrapper_attr(name)
-
-    def set_attr(self, name: str, value: Any) -> None:
-        """Set an attribute on the outermost wrapper (as SB3's SubprocVecEnv does)."""
-        setattr(self.env, name, value)
-
-    def call(self, name: str, args: tuple, kwargs: dict[str, Any]) -> Any:
-        """Call a method of the environment or of one of its wrappers."""
-        return self.env.get_wrapper_attr(name)(*args, **kwargs)
-
-    def is_wrapped(self, wrapper_class: type[gym.Wrapper]) -> bool:
-        """Whether the environment is wrapped in `wrapper_class`."""
-        return is_wrapped(self.env, wrapper_class)
-
-    def close(self) -> None:
-        """Close the environment, then the service (its sessions, compilers and files)."""
-        self.env.close()
-        self._host.close()
+__all__ = ["RayVecEnv"]
 
 
 class RayVecEnv(VecEnv):
@@ -123,16 +69,24 @@ class RayVecEnv(VecEnv):
         self._env_fns = list(env_fns)
         self.step_timeout = step_timeout
         self.reward_on_error = reward_on_error
-        self._actor_class = self._ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(EnvWorker)
         self.actors = [self._start(i) for i in range(len(env_fns))]
-        observation_space, action_space = self._ray.get(self.actors[0].spaces.remote())
+        try:
+            spaces = self._ray.get(self.actors[0].spaces.remote(), timeout=step_timeout)
+        except self._ray.exceptions.GetTimeoutError as exc:
+            for actor in self.actors:  # nothing started: nothing to close cleanly
+                self._ray.kill(actor, no_restart=True)
+            raise TimeoutError(
+                f"the first sub-environment did not start within {step_timeout:.0f} s: "
+                "RayVecEnv needs one free CPU per sub-environment on the cluster"
+            ) from exc
+        observation_space, action_space = spaces
         self._last: list[Any] = [None] * len(env_fns)
         self._pending: list[Any] = []
         self.closed = False
         super().__init__(len(env_fns), observation_space, action_space)
 
     def _start(self, index: int) -> Any:
-        return self._actor_class.remote(self._env_fns[index], self._corpus, self._root)
+        return remote_class(EnvWorker).remote(self._env_fns[index], self._corpus, self._root)
 
     def _replace(self, index: int) -> tuple[Any, dict[str, Any]]:
         """Start a new actor for sub-environment `index`; its first observation and info."""
@@ -170,7 +124,9 @@ class RayVecEnv(VecEnv):
 
     def step_async(self, actions: np.ndarray) -> None:
         """Send each sub-environment its action."""
-        self._pending = [actor.step.remote(action) for actor, action in zip(self.actors, actions, strict=True)]
+        self._pending = [
+            actor.step.remote(action) for actor, action in zip(self.actors, actions, strict=True)
+        ]
 
     def step_wait(self) -> VecEnvStepReturn:
         """The sub-environments' steps; replaced actors end their episode with `reward_on_error`."""
@@ -178,14 +134,23 @@ class RayVecEnv(VecEnv):
         for index, answer in enumerate(self._gather(self._pending)):
             if isinstance(answer, Exception):
                 observation, reset_info = self._replace(index)
-                info = {"error_type": type(answer).__name__, "error_details": str(answer)[:1000],
-                        "terminal_observation": self._last[index], "TimeLimit.truncated": False}  # fmt: skip
+                info = {
+                    "error_type": type(answer).__name__,
+                    "error_details": str(answer)[:1000],
+                    "terminal_observation": self._last[index],
+                    "TimeLimit.truncated": False,
+                }
                 answer = (observation, self.reward_on_error, True, info, reset_info)
             results.append(answer)
         self._pending = []
         observations, rewards, dones, infos, self.reset_infos = zip(*results, strict=True)  # type: ignore[assignment]
         self._last = list(observations)
-        return _stack(list(observations), self.observation_space), np.array(rewards), np.array(dones), list(infos)
+        return (
+            _stack(list(observations), self.observation_space),
+            np.array(rewards),
+            np.array(dones),
+            list(infos),
+        )
 
     def close(self) -> None:
         """Close every sub-environment and its service, then stop the actors."""
@@ -199,20 +164,37 @@ class RayVecEnv(VecEnv):
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
         """An attribute of each chosen sub-environment."""
-        return self._ray.get([self.actors[i].get_attr.remote(attr_name) for i in self._get_indices(indices)])
+        return self._ray.get(
+            [self.actors[i].get_attr.remote(attr_name) for i in self._get_indices(indices)]
+        )
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
         """Set an attribute on each chosen sub-environment."""
-        self._ray.get([self.actors[i].set_attr.remote(attr_name, value) for i in self._get_indices(indices)])
+        self._ray.get(
+            [self.actors[i].set_attr.remote(attr_name, value) for i in self._get_indices(indices)]
+        )
 
-    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any) -> list[Any]:
+    def env_method(
+        self,
+        method_name: str,
+        *method_args: Any,
+        indices: VecEnvIndices = None,
+        **method_kwargs: Any,
+    ) -> list[Any]:
         """Call a method of each chosen sub-environment."""
-        calls = [self.actors[i].call.remote(method_name, method_args, method_kwargs) for i in self._get_indices(indices)]
+        calls = [
+            self.actors[i].call.remote(method_name, method_args, method_kwargs)
+            for i in self._get_indices(indices)
+        ]
         return self._ray.get(calls)
 
-    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
+    def env_is_wrapped(
+        self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None
+    ) -> list[bool]:
         """Whether each chosen sub-environment is wrapped in `wrapper_class`."""
-        return self._ray.get([self.actors[i].is_wrapped.remote(wrapper_class) for i in self._get_indices(indices)])
+        return self._ray.get(
+            [self.actors[i].is_wrapped.remote(wrapper_class) for i in self._get_indices(indices)]
+        )
 
     def get_images(self) -> Sequence[np.ndarray | None]:
         """The compiler environments draw nothing."""

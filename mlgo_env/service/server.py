@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent import futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -268,7 +268,7 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
         options = self._options(request.config)
         scorer = self._scorer(request.config, options)
         if scorer is not None:
-            options = scorer.options
+            options = replace(options, artifacts=options.artifacts | scorer.artifacts)
         compile_ = InteractiveCompile(
             toolchain, benchmark, task, options, request.config.include_default, self.config.workdir
         )

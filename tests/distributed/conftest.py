@@ -41,5 +41,7 @@ def compilers_under(root: Path) -> dict[int, int]:
         except OSError:
             continue
         if cwd.startswith(prefix) and b"-channel-base=" in cmdline and "State:\tZ" not in status:
-            found[int(entry.name)] = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("PPid:"))
+            found[int(entry.name)] = next(
+                int(line.split()[1]) for line in status.splitlines() if line.startswith("PPid:")
+            )
     return found

@@ -3,11 +3,13 @@ stopped workers: every episode ends exactly once, retried elsewhere or reported 
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +31,9 @@ BENCHMARKS = ["sha256", "nbody", "huffman"]
 
 
 @pytest.fixture(scope="module")
-def pool(ray_session: None, mini_corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerPool]:
+def pool(
+    ray_session: None, mini_corpus: Corpus, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerPool]:
     root = tmp_path_factory.mktemp("ray")
     with WorkerPool(2, mini_corpus.root, share_corpus=True, root=root) as workers:
         yield workers
@@ -37,25 +41,38 @@ def pool(ray_session: None, mini_corpus: Corpus, tmp_path_factory: pytest.TempPa
     assert list(root.iterdir()) == []  # every worker directory removed, the killed ones included
 
 
-def _when_compiling(pool: WorkerPool, action: Callable[[int, int], None]) -> threading.Thread:
-    """Run `action(compiler_pid, worker_pid)` on the first interactive compile seen under the pool's root."""
-    root = Path(pool._root)
+@contextmanager
+def sabotage(
+    pool: WorkerPool, action: Callable[[int, int], None], every: bool = False
+) -> Iterator[list[int]]:
+    """Run `action(compiler_pid, worker_pid)` on the first interactive compile under the pool's root
+    (or on `every` one) while the block runs; yields the worker pids acted on."""
+    root, hits, stop = Path(pool._root), [], threading.Event()
 
     def watch() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            found = compilers_under(root)
-            if found:
-                action(*next(iter(found.items())))
-                return
+        seen: set[int] = set()
+        while not stop.is_set() and (every or not hits):
+            for compiler, worker in compilers_under(root).items():
+                if compiler not in seen:
+                    seen.add(compiler)
+                    action(compiler, worker)
+                    hits.append(worker)
+                    if not every:
+                        return
             time.sleep(0.02)
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
-    return thread
+    try:
+        yield hits
+    finally:
+        stop.set()
+        thread.join()
 
 
-def test_trajectories_match_local_episodes_and_stream_to_parquet(pool: WorkerPool, mini_corpus: Corpus, tmp_path: Path) -> None:
+def test_trajectories_match_local_episodes_and_stream_to_parquet(
+    pool: WorkerPool, mini_corpus: Corpus, tmp_path: Path
+) -> None:
     out = tmp_path / "rollouts.parquet"
     outcomes = list(collect("llvm-default", BENCHMARKS, pool, out=out, progress=False))
     assert sorted(o.episode for o in outcomes) == [0, 1, 2]
@@ -64,7 +81,10 @@ def test_trajectories_match_local_episodes_and_stream_to_parquet(pool: WorkerPoo
         local = run_episode(mini_corpus.benchmark(outcome.benchmark), "inlining", "llvm-default")
         assert outcome.rollout.actions.tolist() == local.actions.tolist()
         assert outcome.rollout.object_size == local.object_size
-        assert outcome.rollout.observations["callee_basic_block_count"].shape == (local.decisions, 1)
+        assert outcome.rollout.observations["callee_basic_block_count"].shape == (
+            local.decisions,
+            1,
+        )
         assert outcome.rollout.reward is not None and outcome.latency >= outcome.worker_seconds > 0
     table = read_episodes(out).to_pandas().sort_values("episode")
     assert table["benchmark"].tolist() == [f"benchmark://mini-v0/{b}" for b in BENCHMARKS]
@@ -76,12 +96,30 @@ def test_trajectories_match_local_episodes_and_stream_to_parquet(pool: WorkerPoo
         collect("llvm-default", BENCHMARKS, pool, out=out, progress=False)
 
 
+def test_torchscript_policy_travels_through_the_object_store(pool: WorkerPool) -> None:
+    torch = pytest.importorskip(
+        "torch", reason="TorchScript policies need torch (the agents extra)"
+    )
+
+    class InlineSmallCallees(torch.nn.Module):
+        def forward(self, observation: dict[str, torch.Tensor]) -> torch.Tensor:
+            return (observation["callee_basic_block_count"] <= 2).to(torch.int64)
+
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.script(InlineSmallCallees()), buffer)
+    outcomes = list(collect(buffer.getvalue(), BENCHMARKS, pool, progress=False))
+    for outcome in outcomes:
+        sizes = outcome.rollout.observations["callee_basic_block_count"].reshape(-1)
+        assert outcome.rollout.actions.tolist() == (sizes <= 2).astype(int).tolist()
+
+
 def test_killed_worker_mid_episode_is_retried_elsewhere(pool: WorkerPool, tmp_path: Path) -> None:
-    killed: list[int] = []
-    watcher = _when_compiling(pool, lambda compiler, worker: (killed.append(worker), os.kill(worker, signal.SIGKILL)))
+    pool.spaces(
+        "inlining", False, None
+    )  # the dataset's schema: a compile the watcher must not kill
     out = tmp_path / "rollouts.parquet"
-    outcomes = list(collect("random", BENCHMARKS * 2, pool, out=out, progress=False))
-    watcher.join()
+    with sabotage(pool, lambda compiler, worker: os.kill(worker, signal.SIGKILL)) as killed:
+        outcomes = list(collect("random", BENCHMARKS * 2, pool, out=out, progress=False))
     assert killed, "no compile was seen to kill"
     assert sorted(o.episode for o in outcomes) == list(range(6)) and all(o.ok for o in outcomes)
     retried = [o for o in outcomes if o.attempts > 1]
@@ -91,21 +129,22 @@ def test_killed_worker_mid_episode_is_retried_elsewhere(pool: WorkerPool, tmp_pa
     assert sorted(rows["episode"]) == list(range(6)) and rows["attempts"].sum() == 7
 
 
+# Without a reward: the service's cached scorer would impose the timeouts of earlier rollouts.
+QUICK_TIMEOUTS = RolloutSettings(reward=None, decision_timeout=2.0, compile_timeout=10.0)
+
+
 def test_hung_compiler_is_killed_by_its_service_and_retried(pool: WorkerPool) -> None:
-    watcher = _when_compiling(pool, lambda compiler, worker: os.kill(compiler, signal.SIGSTOP))
-    settings = RolloutSettings(decision_timeout=2.0, compile_timeout=10.0)
-    outcomes = list(collect("never", BENCHMARKS, pool, settings, progress=False))
-    watcher.join()
+    with sabotage(pool, lambda compiler, worker: os.kill(compiler, signal.SIGSTOP)):
+        outcomes = list(collect("never", BENCHMARKS, pool, QUICK_TIMEOUTS, progress=False))
     assert all(o.ok for o in outcomes)
     [retried] = [o for o in outcomes if o.attempts > 1]
     assert retried.faults[0].type == "CompilerTimeout"
 
 
 def test_silent_worker_is_killed_by_the_driver_and_replaced(pool: WorkerPool) -> None:
-    watcher = _when_compiling(pool, lambda compiler, worker: os.kill(worker, signal.SIGSTOP))
     started = time.monotonic()
-    outcomes = list(collect("always", BENCHMARKS, pool, episode_timeout=5.0, progress=False))
-    watcher.join()
+    with sabotage(pool, lambda compiler, worker: os.kill(worker, signal.SIGSTOP)):
+        outcomes = list(collect("always", BENCHMARKS, pool, episode_timeout=5.0, progress=False))
     assert time.monotonic() - started < 40
     assert all(o.ok for o in outcomes)
     [retried] = [o for o in outcomes if o.attempts > 1]
@@ -116,10 +155,14 @@ def test_failures_are_reported_with_their_cause(pool: WorkerPool, tmp_path: Path
     out = tmp_path / "failed.parquet"
     eviction = RolloutSettings(task="regalloc_eviction")
     [unfit] = list(collect("llvm-default", ["nbody"], pool, eviction, out=out, progress=False))
-    assert not unfit.ok and unfit.attempts == 1 and unfit.faults[0].type == "InvalidPolicy"  # not retried
+    assert (
+        not unfit.ok and unfit.attempts == 1 and unfit.faults[0].type == "InvalidPolicy"
+    )  # not retried
     assert read_episodes(out).to_pandas()["error_type"].tolist() == ["InvalidPolicy"]
-    too_slow = RolloutSettings(decision_timeout=0.001)
-    [hung] = list(collect("never", ["nbody"], pool, too_slow, max_attempts=2, progress=False))
+    with sabotage(pool, lambda compiler, worker: os.kill(compiler, signal.SIGSTOP), every=True):
+        [hung] = list(
+            collect("never", ["nbody"], pool, QUICK_TIMEOUTS, max_attempts=2, progress=False)
+        )
     assert not hung.ok and [f.type for f in hung.faults] == ["CompilerTimeout", "CompilerTimeout"]
 
 
