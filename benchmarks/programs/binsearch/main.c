@@ -8,7 +8,7 @@
 #define NA (16u << 20)
 #endif
 #ifndef NQ
-#define NQ (1u << 18)
+#define NQ (1u << 17)
 #endif
 #define NB (1u << 20)
 
