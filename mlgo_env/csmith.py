@@ -84,7 +84,10 @@ class DifferentialReport:
 
 
 def _generate(csmith: str, seed: int, path: Path) -> None:
-    result = subprocess.run([csmith, "--seed", str(seed), "-o", str(path)], capture_output=True, text=True, timeout=60)
+    # csmith writes platform.info into its working directory: keep it in the program's folder.
+    result = subprocess.run(
+        [csmith, "--seed", str(seed), "-o", str(path)], capture_output=True, text=True, timeout=60, cwd=path.parent
+    )
     if result.returncode != 0:
         raise MlgoEnvError(f"csmith --seed {seed} failed: {result.stderr[:300]}")
 

@@ -19,3 +19,9 @@ def test_random_decisions_keep_csmith_checksums() -> None:
 def test_csmith_many_programs() -> None:
     report = run_differential(100, first_seed=1000)
     assert report.mismatches == []
+
+
+def test_csmith_leaves_no_files_behind(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    run_differential(1, first_seed=5, tasks=("inlining",))
+    assert list(tmp_path.iterdir()) == []
