@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import json
+import logging
 import random
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +24,6 @@ app = typer.Typer(
 console = Console()
 
 
-
 @app.callback()
 def main() -> None:
     """Basic-block dataset and learned cost model."""
@@ -29,16 +32,45 @@ def main() -> None:
 DEFAULT_DATA = Path.home() / ".cache" / "mlgo-env" / "blocks" / "measured.csv"
 
 
+Inputs = Annotated[list[Path], typer.Argument(help="Block CSVs (HEX,FREQ[,SOURCE]) or folders of them.")]
+
+
+@app.command()
+def extract(
+    inputs: Annotated[list[Path], typer.Argument(help="Objects, C files, program folders or a corpus folder.")],
+    out: Annotated[Path, typer.Option(help="Output CSV (HEX,FREQ,SOURCE; appended, resumable).")],
+    opt: Annotated[str, typer.Option(help="Optimisation level for C sources.")] = "-O2",
+    workers: Annotated[int, typer.Option(help="Inputs compiled and read in parallel.")] = 2,
+) -> None:
+    """Extract the basic blocks of compiled code through LLVM's address map, deduplicated by bytes."""
+    from mlgo_env.blocks.extract import done_inputs, expand_inputs, extract_input
+
+    inputs_named = expand_inputs(inputs)
+    done = done_inputs(out)
+    todo = [(name, files) for name, files in inputs_named if name not in done]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    with ProcessPoolExecutor(max_workers=workers) as pool, out.open("a", newline="") as f:
+        writer = csv.writer(f)
+        futures = [pool.submit(extract_input, name, files, opt) for name, files in todo]
+        for future in tqdm(as_completed(futures), total=len(futures), unit="input"):
+            for hex_code, freq, name in future.result():
+                writer.writerow([hex_code, f"{freq:.6g}", name])
+                rows += 1
+            f.flush()
+    console.print(f"{len(todo)} inputs ({len(done)} already done): {rows} blocks -> {out}")
+
+
 @app.command()
 def measure(
-    inputs: Annotated[list[Path], typer.Argument(help="Block CSVs (HEX,FREQ[,SOURCE]) or folders of them, e.g. ../shared/bhive/sources.")],
-    out: Annotated[Path, typer.Option(help="Measured CSV (appended; PATH.rejected.csv gets the rejects).")] = DEFAULT_DATA,
-    backend: Annotated[str, typer.Option(help="'harness' (TSC timing, no counters needed) or 'exegesis' (needs hardware counters).")] = "harness",
+    inputs: Inputs,
+    out: Annotated[Path, typer.Option(help="Measured CSV (appended; rejects in PATH.rejected.csv).")] = DEFAULT_DATA,
+    backend: Annotated[str, typer.Option(help="'harness' (TSC, no counters) or 'exegesis' (counters).")] = "harness",
     limit: Annotated[int, typer.Option(help="Measure at most this many new blocks (0: all).")] = 0,
-    passes: Annotated[int, typer.Option(help="Passes per block, seconds apart; even and odd passes give two independent estimates.")] = 6,
+    passes: Annotated[int, typer.Option(help="Passes per block, seconds apart (even: two estimates).")] = 6,
     workers: Annotated[int, typer.Option(help="Harness processes, one per core.")] = 2,
-    chunk_size: Annotated[int, typer.Option(help="Blocks per pass; sets the spacing of a block's passes.")] = 3000,
-    seed: Annotated[int, typer.Option(help="Order blocks are measured in (a prefix is a random sample).")] = 0,
+    chunk_size: Annotated[int, typer.Option(help="Blocks per pass (sets the spacing of passes).")] = 3000,
+    seed: Annotated[int, typer.Option(help="Shuffle seed (a prefix of the order is a random sample).")] = 0,
 ) -> None:
     """Measure the throughput of blocks on this CPU (resumable: measured blocks are skipped)."""
     from mlgo_env.blocks.dataset import read_sources
@@ -69,7 +101,80 @@ def measure(
             bar.update(len(results))
 
         measure_blocks(todo, passes=passes, workers=workers, chunk_size=chunk_size, on_chunk=save)
-    console.print(f"measured {counts['measured']}, rejected {counts['rejected']} (reasons in {writer.rejected_path})")
+    console.print(f"measured {counts['measured']}, rejected {counts['rejected']} (reasons: {writer.rejected_path})")
+
+
+@app.command()
+def train(
+    data: Inputs = [DEFAULT_DATA],  # noqa: B006 (typer needs a list default)
+    run_dir: Annotated[Path, typer.Option(help="Checkpoints and TensorBoard logs.")] = Path("runs/blocks"),
+    epochs: Annotated[int, typer.Option(help="At most this many epochs (early stopping).")] = 40,
+    time_budget: Annotated[float, typer.Option(help="Stop after this many seconds of training.")] = 1e9,
+    valid_apps: Annotated[str, typer.Option(help="Comma-separated validation applications.")] = "embree",
+    test_apps: Annotated[str, typer.Option(help="Comma-separated held-out applications.")] = "ffmpeg,eigen",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")] = 5e-4,
+    loss: Annotated[str, typer.Option(help="'mape' or 'log-l1'.")] = "mape",
+    batch_size: Annotated[int, typer.Option(help="Blocks per step.")] = 128,
+    dim: Annotated[int, typer.Option(help="Model width.")] = 128,
+    layers: Annotated[int, typer.Option(help="Transformer layers.")] = 3,
+    ship: Annotated[bool, typer.Option(help="Also write the best model (fp16) as the shipped one.")] = False,
+) -> None:
+    """Train the learned cost model (split by application, early stopping on validation MAPE)."""
+    from mlgo_env.blocks.checkpoint import load_checkpoint, save_checkpoint
+    from mlgo_env.blocks.predict import SHIPPED_CHECKPOINT
+    from mlgo_env.blocks.train import TrainConfig, Trainer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    cfg = TrainConfig(list(data), run_dir, tuple(valid_apps.split(",")), tuple(test_apps.split(",")),
+                      epochs=epochs, seed=seed, time_budget_s=time_budget, lr=lr, loss=loss,
+                      batch_size=batch_size, dim=dim, layers=layers)  # fmt: skip
+    metrics = Trainer(cfg).run()
+    console.print_json(json.dumps(metrics))
+    if ship:
+        model, vocab, meta = load_checkpoint(run_dir / "best.pt")
+        save_checkpoint(SHIPPED_CHECKPOINT, model, vocab, meta, half=True)
+        console.print(f"shipped -> {SHIPPED_CHECKPOINT} ({SHIPPED_CHECKPOINT.stat().st_size / 1e6:.2f} MB)")
+
+
+@app.command("eval")
+def evaluate(
+    data: Inputs = [DEFAULT_DATA],  # noqa: B006 (typer needs a list default)
+    checkpoint: Annotated[Path | None, typer.Option(help="Model to evaluate (default: shipped).")] = None,
+    valid_apps: Annotated[str, typer.Option(help="Comma-separated validation applications.")] = "embree",
+    test_apps: Annotated[str, typer.Option(help="Comma-separated held-out applications.")] = "ffmpeg,eigen",
+    rows: Annotated[int, typer.Option(help="Held-out rows to evaluate, a seeded sample (0: all).")] = 0,
+    gbt_train_rows: Annotated[int, typer.Option(help="Training rows for the baseline (0: all).")] = 0,
+    write_heldout: Annotated[Path | None, typer.Option(help="Write the evaluated rows here first.")] = None,
+    osaca_rows: Annotated[int, typer.Option(help="Rows OSACA predicts (it is slow).")] = 300,
+) -> None:
+    """Compare the learned model, llvm-mca, OSACA and the bag-of-mnemonics baseline on held-out apps."""
+    from mlgo_env.blocks.evaluate import Evaluation
+
+    ev = Evaluation.from_data(
+        list(data), valid_apps.split(","), test_apps.split(","), rows or None, gbt_train_rows or None
+    )
+    if write_heldout:
+        ev.write_heldout(write_heldout)
+        console.print(f"{len(ev.rows)} held-out rows -> {write_heldout}")
+    ev.run(checkpoint, osaca_rows=osaca_rows)
+    console.print(ev.table())
+    console.print_json(json.dumps(ev.summary()))
+
+
+@app.command()
+def predict(
+    blocks: Annotated[list[str], typer.Argument(help="Hex-encoded blocks (without the final branch).")],
+    checkpoint: Annotated[Path | None, typer.Option(help="Model (default: shipped).")] = None,
+) -> None:
+    """Predict core cycles per iteration of blocks on this CPU."""
+    from mlgo_env.blocks.isa import decode
+    from mlgo_env.blocks.predict import CostModel, shipped_model
+
+    model = CostModel(checkpoint) if checkpoint else shipped_model()
+    for hex_code, cycles in zip(blocks, model.cycles(blocks), strict=True):
+        text = "; ".join(i.text for i in decode(bytes.fromhex(hex_code)) or [])
+        console.print(f"{cycles:8.2f}  {hex_code}  [dim]{text}[/dim]")
 
 
 if __name__ == "__main__":

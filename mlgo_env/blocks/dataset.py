@@ -1,5 +1,8 @@
-"""Block datasets: BHive-layout CSVs (``hex,freq`` sources, ``hex,throughput,...`` measured rows)
-and the split of measured blocks by application."""
+"""Block datasets: BHive-layout CSVs and the split of measured blocks by application.
+
+Sources are ``hex,freq`` rows (BHive's layout, a third column may name the application);
+measured rows are ``hex,throughput,...`` (BHive's, plus provenance and noise columns).
+"""
 
 from __future__ import annotations
 
@@ -95,6 +98,7 @@ def split_by_application(
     bytes) was ever trained on. An app matches by name or by prefix (``openblas`` matches every
     ``openblas-*``).
     """
+
     def matches(app: str, names: set[str]) -> bool:
         return app in names or app.split("-")[0] in names
 

@@ -21,7 +21,7 @@ from mlgo_env.bbaddrmap import ADDRESS_MAP_FLAGS, read_blocks
 from mlgo_env.blocks.isa import decode
 from mlgo_env.toolchain import get_toolchain
 
-__all__ = ["block_body", "extract_input", "expand_inputs"]
+__all__ = ["block_body", "done_inputs", "expand_inputs", "extract_input"]
 
 _TERMINATORS = frozenset({x86.X86_GRP_JUMP, x86.X86_GRP_RET})
 
@@ -40,8 +40,11 @@ def block_body(code: bytes) -> bytes:
 
 
 def expand_inputs(paths: Iterable[Path]) -> list[tuple[str, list[Path]]]:
-    """Named inputs: an object or C file is one input; a folder with C files (a program) is one,
-    named after the folder; a folder of such folders (a corpus) gives one per program."""
+    """Named inputs to extract from.
+
+    An object or C file is one input; a folder with C files (a program) is one, named after the
+    folder; a folder of such folders (a corpus) gives one per program.
+    """
     inputs: list[tuple[str, list[Path]]] = []
     for path in map(Path, paths):
         if path.is_file():
@@ -68,8 +71,10 @@ def _objects(files: list[Path], workdir: Path, opt: str) -> list[Path]:
 
 
 def extract_input(name: str, files: list[Path], opt: str = "-O2") -> list[tuple[str, float, str]]:
-    """``(hex, frequency, name)`` for each distinct block body of one input (C sources compiled at
-    `opt`, or objects compiled with the address-map flags)."""
+    """``(hex, frequency, name)`` for each distinct block body of one input.
+
+    C sources are compiled at `opt`; objects must carry the address map (`ADDRESS_MAP_FLAGS`).
+    """
     freq: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="mlgo-blocks-") as tmp:
         for obj in _objects(files, Path(tmp), opt):

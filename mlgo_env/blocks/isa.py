@@ -24,9 +24,7 @@ _UNSUPPORTED = frozenset(
 )  # fmt: skip
 """Instructions a timing loop cannot run meaningfully: system, serialising, TSX, or random."""
 
-_BRANCH_GROUPS = frozenset(
-    {x86.X86_GRP_JUMP, x86.X86_GRP_CALL, x86.X86_GRP_RET, x86.X86_GRP_IRET, x86.X86_GRP_INT}
-)
+_BRANCH_GROUPS = frozenset({x86.X86_GRP_JUMP, x86.X86_GRP_CALL, x86.X86_GRP_RET, x86.X86_GRP_IRET, x86.X86_GRP_INT})
 _GPR = re.compile(r"^(?:r(?P<n>\d+)[dwb]?|[re]?(?P<x>[abcd])[xlh]|[re]?(?P<i>si|di|bp|sp)l?)$")
 
 
@@ -35,7 +33,7 @@ class Instruction:
     """One decoded instruction and the registers it reads and writes.
 
     Attributes:
-        mnemonic: capstone's mnemonic, with a ``rep``/``lock`` prefix folded in (``rep movsd``).
+        mnemonic: capstone's mnemonic, with its ``rep``/``lock`` prefix (``rep movsd``).
         op_str: operands in Intel syntax.
         operands: one form per operand: ``r64``, ``v256`` (vector), ``m64``, ``i``, ...
         reads: canonical registers read (explicit and implicit; ``flags`` for rflags).
@@ -110,17 +108,6 @@ def _operand_form(insn: capstone.CsInsn, op: x86.X86Op) -> str:
     return "i"
 
 
-def _prefix(insn: capstone.CsInsn) -> str:
-    first = insn.prefix[0]
-    if first == x86.X86_PREFIX_LOCK:
-        return "lock "
-    if first in (x86.X86_PREFIX_REP, x86.X86_PREFIX_REPNE) and insn.mnemonic.startswith(
-        ("movs", "stos", "lods", "cmps", "scas")
-    ):
-        return "repne " if first == x86.X86_PREFIX_REPNE else "rep "
-    return ""
-
-
 def _instruction(insn: capstone.CsInsn) -> Instruction:
     reads, writes = insn.regs_access()
     loads = stores = segment = False
@@ -134,11 +121,8 @@ def _instruction(insn: capstone.CsInsn) -> Instruction:
         for reg in (op.mem.base, op.mem.index):
             if reg != 0:
                 mem_regs.add(canonical_register(insn.reg_name(reg)))
-    mnemonic = insn.mnemonic
-    if mnemonic.startswith(("rep ", "repne ", "repe ", "lock ")):
-        mnemonic = mnemonic.split(" ", 1)[1]
     return Instruction(
-        mnemonic=_prefix(insn) + mnemonic,
+        mnemonic=insn.mnemonic,
         op_str=insn.op_str,
         operands=tuple(_operand_form(insn, op) for op in insn.operands),
         reads=frozenset(canonical_register(insn.reg_name(r)) for r in reads),

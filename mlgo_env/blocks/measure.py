@@ -100,25 +100,38 @@ class Harness:
     def run_pass(self, blocks: Sequence[tuple[int, str]], cpu: int | None = None) -> Iterator[PassResult]:
         """Times each ``(index, hex)`` block once; yields results in order.
 
-        A block that kills the harness (it should not: faults are caught) is reported as "crash"
-        and the pass goes on with the next one in a new process.
+        A block that kills or hangs the harness (it should not: faults and slow blocks are
+        caught) is reported as "crash" or "timeout" and the pass goes on with the next one in a
+        new process.
         """
         pending = list(blocks)
         while pending:
             cmd = [str(self.binary), str(-1 if cpu is None else cpu)]
             stdin = "".join(f"{i} {h}\n" for i, h in pending)
-            proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=600)
+            try:
+                timeout = _pass_timeout(len(pending))
+                proc = subprocess.run(cmd, input=stdin.encode(), capture_output=True, timeout=timeout)
+                stdout, why = proc.stdout, f"crash (exit {proc.returncode})"
+            except subprocess.TimeoutExpired as exc:
+                stdout, why = exc.stdout or b"", "timeout"
             done = 0
-            for line in proc.stdout.splitlines():
-                index, status, cycles, tpc, faults, unroll = line.split()
+            for line in stdout.decode().splitlines():
+                fields = line.split()
+                if len(fields) != 6:
+                    break
+                index, status, cycles, tpc, faults, unroll = fields
                 yield PassResult(int(index), status, float(cycles), float(tpc), int(faults), int(unroll))
                 done += 1
             if done < len(pending):
-                index = pending[done][0]
-                logger.warning("harness died on block %d (rc %d)", index, proc.returncode)
-                yield PassResult(index, "crash", 0.0, 0.0, 0, 0)
+                logger.warning("harness stopped on block %s: %s", pending[done][1], why)
+                yield PassResult(pending[done][0], why.split()[0], 0.0, 0.0, 0, 0)
                 done += 1
             pending = pending[done:]
+
+
+def _pass_timeout(blocks: int) -> float:
+    """Seconds a pass over `blocks` may take (each block is cut off by the harness after 1 s)."""
+    return 60.0 + 0.05 * blocks
 
 
 @dataclass
@@ -238,8 +251,7 @@ def measure_blocks(
     results = list(static)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(_measure_chunk, harness, chunk, passes, k % workers % ncpu)
-            for k, chunk in enumerate(chunks)
+            pool.submit(_measure_chunk, harness, chunk, passes, k % workers % ncpu) for k, chunk in enumerate(chunks)
         ]
         for future in futures:
             chunk_results = future.result()
