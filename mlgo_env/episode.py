@@ -72,7 +72,8 @@ def run_episode(
         seed: seed of the built-in random policy.
         scorer: scores the result against the baseline (None: no reward).
         toolchain: the LLVM version (default: `get_toolchain()`).
-        options: compile options; the scorer's artifacts are added.
+        options: compile options (default: the scorer's); the scorer's artifacts are added, and
+            the optimisation level must be the scorer's, so the reward compares like with like.
         include_default: send LLVM's default decision (inlining), needed by ``llvm-default``.
         keep_dir: copy the object (and executable, if prepared) into this folder.
         record_observations: keep every observation (False saves memory on large modules).
@@ -82,8 +83,13 @@ def run_episode(
         include_default = include_default or policy == "llvm-default"
         policy = builtin_policy(policy, task, seed)
     toolchain = toolchain or get_toolchain()
-    options = options or CompileOptions()
-    if scorer is not None:
+    if options is None:
+        options = scorer.options if scorer is not None else CompileOptions()
+    elif scorer is not None:
+        if options.opt_level != scorer.options.opt_level:
+            raise ValueError(
+                f"the episode compiles at {options.opt_level} but the scorer's baseline at {scorer.options.opt_level}"
+            )
         options = replace(options, artifacts=options.artifacts | scorer.artifacts)
     observations: list[dict[str, np.ndarray]] = []
     actions: list[float] = []

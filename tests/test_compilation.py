@@ -197,3 +197,15 @@ def _text(obj: bytes) -> bytes:
 
     elf = ELFFile(io.BytesIO(obj))
     return b"".join(s.data() for s in elf.iter_sections() if s.name.startswith(".text"))
+
+
+def test_scored_episode_compiles_at_the_baseline_level(mini_corpus, toolchain) -> None:
+    import rewards
+    from mlgo_env.scoring import Scorer
+
+    scorer = Scorer(rewards.get("size"), toolchain, CompileOptions(opt_level="-Oz"))
+    benchmark = mini_corpus.benchmark("sha256")
+    followed = run_episode(benchmark, "inlining", "llvm-default", scorer=scorer, toolchain=toolchain)
+    assert followed.score is not None and followed.score.reward == 0.0  # same compile as the -Oz baseline
+    with pytest.raises(ValueError, match="baseline"):
+        run_episode(benchmark, "inlining", "never", scorer=scorer, options=CompileOptions(opt_level="-O2"))
