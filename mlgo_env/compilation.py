@@ -73,6 +73,19 @@ def compile_command(
     return [*command, *artifact_flags(options.artifacts), *extra, "-o", str(output)]
 
 
+_SETPRIV = shutil.which("setpriv")
+
+
+def _die_with_parent(command: list[str]) -> list[str]:
+    """Make the compiler get SIGKILL if its host dies (util-linux's setpriv sets PR_SET_PDEATHSIG).
+
+    A compiler whose host vanished mid-episode reads EOF from its advice pipe forever, spinning
+    a core: LLVM does not treat that EOF as an error. Without setpriv (not Linux) the host's own
+    cleanup (`close()`, the service's shutdown and idle reaping) is the only guard.
+    """
+    return [_SETPRIV, "--pdeathsig", "KILL", "--", *command] if _SETPRIV else command
+
+
 class _Workdir:
     """A private temporary directory that removes itself."""
 
@@ -189,7 +202,7 @@ class InteractiveCompile:
             timeout=self.options.decision_timeout,
         )
         extra = self.task.channel_flags(base, self.include_default)
-        command = compile_command(self.toolchain, self.benchmark, self.object_path, self.options, extra)
+        command = _die_with_parent(compile_command(self.toolchain, self.benchmark, self.object_path, self.options, extra))
         self.started_at = time.monotonic()
         with open(self.stderr_path, "wb") as stderr:
             self.process = subprocess.Popen(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -157,8 +159,14 @@ def test_embedded_service_killed_mid_episode(tmp_path, monkeypatch, mini_corpus)
         env.reset(seed=0)
         embedded = env.unwrapped._embedded
         assert embedded is not None
+        compilers = _children(embedded.process.pid)
+        assert compilers, "the service runs the compiler"
         os.kill(embedded.process.pid, signal.SIGKILL)
         embedded.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in compilers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in compilers), "a compiler outlived its killed service"
         _, reward, terminated, _, info = env.step(0)
         assert terminated and reward == -1.0
         assert info["error_type"] == "ServiceUnavailable"
@@ -168,3 +176,24 @@ def test_embedded_service_killed_mid_episode(tmp_path, monkeypatch, mini_corpus)
     finally:
         env.close()
     assert env.unwrapped._embedded is None
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            if f"\nPPid:\t{pid}\n" in status:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State"))
+    except (OSError, StopIteration):
+        return False
+    return "Z" not in state
