@@ -202,7 +202,9 @@ class InteractiveCompile:
             timeout=self.options.decision_timeout,
         )
         extra = self.task.channel_flags(base, self.include_default)
-        command = _die_with_parent(compile_command(self.toolchain, self.benchmark, self.object_path, self.options, extra))
+        command = _die_with_parent(
+            compile_command(self.toolchain, self.benchmark, self.object_path, self.options, extra)
+        )
         self.started_at = time.monotonic()
         with open(self.stderr_path, "wb") as stderr:
             self.process = subprocess.Popen(
