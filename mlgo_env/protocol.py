@@ -98,15 +98,15 @@ class ChannelHeader:
         """Bytes of one observation record's tensors (without the trailing newline)."""
         return sum(f.nbytes for f in self.features)
 
+    @functools.cached_property
+    def _record_dtype(self) -> np.dtype:
+        """One observation record as a packed numpy structured type (one field per tensor)."""
+        return np.dtype([(f.name, f.dtype, f.shape) for f in self.features])
+
     def decode(self, raw: bytes) -> dict[str, np.ndarray]:
-        """Split one observation record's raw bytes into named arrays (copies)."""
-        observation: dict[str, np.ndarray] = {}
-        offset = 0
-        for spec in self.features:
-            chunk = raw[offset : offset + spec.nbytes]
-            observation[spec.name] = np.frombuffer(chunk, dtype=spec.dtype).reshape(spec.shape).copy()
-            offset += spec.nbytes
-        return observation
+        """Split one observation record's raw bytes into named, writable arrays (a fresh buffer)."""
+        record = np.frombuffer(bytearray(raw), dtype=self._record_dtype, count=1)[0]
+        return {f.name: np.asarray(record[f.name]).reshape(f.shape) for f in self.features}
 
     def encode_advice(self, value: int | float | np.ndarray) -> bytes:
         """The raw advice bytes for `value`."""
