@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
 from mlgo_env.corpus import Corpus, default_corpus
 from mlgo_env.distributed import connect, require_ray
@@ -30,6 +29,7 @@ from mlgo_env.distributed.host import CorpusRef, ServiceHost, default_root
 from mlgo_env.errors import CompilerError, MlgoEnvError, ServiceError, ServiceUnavailable
 from mlgo_env.protocol import TensorSpec
 from mlgo_env.service import convert
+from mlgo_env.service.convert import Rollout
 from mlgo_env.service.proto import pb
 
 __all__ = [
@@ -87,41 +87,6 @@ class RolloutSettings:
     def rpc_timeout(self) -> float:
         """Seconds a rollout RPC may take: the baseline and the episode's compile, plus a margin."""
         return 2 * self.compile_timeout + 60.0
-
-
-@dataclass
-class Rollout:
-    """One finished episode: every observation and action, the sizes, and the reward."""
-
-    benchmark: str
-    observations: dict[str, np.ndarray]
-    """Each feature stacked over decisions: shape ``(decisions, *declared shape)``."""
-    actions: np.ndarray
-    decisions: int
-    text_size: int
-    object_size: int
-    compile_seconds: float
-    reward: float | None = None
-    cost: float | None = None
-    baseline_cost: float | None = None
-
-    @classmethod
-    def from_reply(cls, reply: pb.RolloutReply) -> Rollout:
-        """The rollout a ``Rollout`` RPC returned."""
-        result = reply.result
-        scored = result.has_reward
-        return cls(
-            benchmark=reply.benchmark,
-            observations={t.spec.name: convert.array_from_pb(t) for t in reply.observations},
-            actions=convert.array_from_pb(reply.actions),
-            decisions=int(result.decisions),
-            text_size=int(result.text_size),
-            object_size=int(result.object_size),
-            compile_seconds=float(result.compile_seconds),
-            reward=float(result.reward) if scored else None,
-            cost=float(result.cost) if scored else None,
-            baseline_cost=float(result.baseline_cost) if scored else None,
-        )
 
 
 @dataclass(frozen=True)

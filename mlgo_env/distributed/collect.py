@@ -30,10 +30,11 @@ from typing import Any
 from tqdm import tqdm
 
 from mlgo_env.distributed import require_ray
-from mlgo_env.distributed.actors import Fault, Policy, Rollout, RolloutSettings, Worker, WorkerPool
+from mlgo_env.distributed.actors import Fault, Policy, RolloutSettings, Worker, WorkerPool
 from mlgo_env.distributed.dataset import EpisodeRow, ParquetWriter, check_new_dataset
 from mlgo_env.errors import InvalidPolicy
 from mlgo_env.policies import BUILTIN_POLICIES
+from mlgo_env.service.convert import Rollout
 
 __all__ = ["Collection", "CollectionStats", "EpisodeOutcome", "collect"]
 

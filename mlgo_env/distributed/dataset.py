@@ -31,8 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mlgo_env.distributed.actors import Rollout
 from mlgo_env.protocol import TensorSpec
+from mlgo_env.service.convert import Rollout
 
 __all__ = [
     "Decisions",

@@ -307,19 +307,7 @@ class CompilerEnv(gym.Env[Observation, Any]):
                 benchmark=benchmark, config=self.config, policy=policy_message, return_observations=return_observations
             ),
         )
-        result = reply.result
-        return {
-            "benchmark": reply.benchmark,
-            "observations": {t.spec.name: convert.array_from_pb(t) for t in reply.observations},
-            "actions": convert.array_from_pb(reply.actions),
-            "decisions": int(result.decisions),
-            "text_size": int(result.text_size),
-            "object_size": int(result.object_size),
-            "reward": float(result.reward) if result.has_reward else None,
-            "cost": float(result.cost) if result.has_reward else None,
-            "baseline_cost": float(result.baseline_cost) if result.has_reward else None,
-            "compile_seconds": float(result.compile_seconds),
-        }
+        return dict(vars(convert.Rollout.from_reply(reply)))
 
     def _restart_dead_embedded_service(self) -> None:
         """An embedded service that died (killed, crashed) is replaced, so reset() works again."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from mlgo_env.protocol import ChannelHeader, TensorSpec
@@ -16,6 +18,7 @@ __all__ = [
     "array_from_pb",
     "observation_to_pb",
     "observation_from_pb",
+    "Rollout",
 ]
 
 
@@ -66,3 +69,38 @@ def observation_from_pb(message: pb.Observation, header: ChannelHeader) -> dict[
 def header_from_pb(features: list[pb.TensorSpec], advice: pb.TensorSpec) -> ChannelHeader:
     """A channel header from the specs a session reply carries."""
     return ChannelHeader(features=tuple(spec_from_pb(f) for f in features), advice=spec_from_pb(advice))
+
+
+@dataclass
+class Rollout:
+    """One finished episode as the ``Rollout`` RPC returns it: observations, actions, sizes, reward."""
+
+    benchmark: str
+    observations: dict[str, np.ndarray]
+    """Each feature stacked over decisions: shape ``(decisions, *declared shape)``."""
+    actions: np.ndarray
+    decisions: int
+    text_size: int
+    object_size: int
+    compile_seconds: float
+    reward: float | None = None
+    cost: float | None = None
+    baseline_cost: float | None = None
+
+    @classmethod
+    def from_reply(cls, reply: pb.RolloutReply) -> Rollout:
+        """The rollout a ``Rollout`` RPC returned."""
+        result = reply.result
+        scored = result.has_reward
+        return cls(
+            benchmark=reply.benchmark,
+            observations={t.spec.name: array_from_pb(t) for t in reply.observations},
+            actions=array_from_pb(reply.actions),
+            decisions=int(result.decisions),
+            text_size=int(result.text_size),
+            object_size=int(result.object_size),
+            compile_seconds=float(result.compile_seconds),
+            reward=float(result.reward) if scored else None,
+            cost=float(result.cost) if scored else None,
+            baseline_cost=float(result.baseline_cost) if scored else None,
+        )
