@@ -1,0 +1,160 @@
+"""Behavioural cloning of a teacher's inlining decisions: MLGO's warm start for RL and ES.
+
+The teacher's episodes are collected in the service's rollout mode with ``include_default=True``
+(observations and actions of every call site), then a `PolicyNet` is fitted by cross-entropy.
+Teachers:
+
+- ``llvm-default``: the ``inlining_default`` feature LLVM sends (its own decision in the ML path;
+  at ``-Oz`` following it gives the same ``.text`` as plain ``-Oz`` on the programs checked here);
+- ``margin``: LLVM's cost rule rebuilt from the features, inline iff ``cost_estimate < threshold``
+  (a different and, for size, better rule than the default; see `margin_teacher`);
+- a path to a TorchScript policy.
+
+The output state dict loads into ``agents/es.py --init`` and ``agents/ppo_inlining.py --init``.
+
+Usage::
+
+    python -m agents.behavioral_cloning --teacher margin --output runs/bc_margin.pt
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from agents.common import RolloutPool, list_benchmarks, make_writer, parse_args, run_name, seed_everything
+from agents.policy_net import FeatureEncoder, PolicyNet, encoder_for, greedy_from_net, to_torchscript
+
+
+@dataclass
+class Args:
+    """Clone a teacher's inlining decisions into a PolicyNet (a warm start for PPO and ES)."""
+
+    exp_name: str = "bc"
+    """the name of this experiment"""
+    seed: int = 1
+    """seed of the initialisation and of the minibatches"""
+    env_id: str = "mlgo/Inlining-v0"
+    """the environment id"""
+    teacher: str = "llvm-default"
+    """llvm-default (LLVM's inlining_default feature), margin (cost_estimate < threshold), or a TorchScript .pt"""
+    opt_level: str = "-Oz"
+    """the optimisation level of the teacher's compiles"""
+    split: str = "train"
+    """the corpus split the programs come from"""
+    benchmarks: tuple[str, ...] = ()
+    """use these benchmarks instead of the whole split"""
+    hidden: tuple[int, ...] = (64, 64)
+    """hidden layer widths (the same as the PPO policy's net_arch to warm-start it; () for ES)"""
+    epochs: int = 200
+    """passes over the collected decisions"""
+    batch_size: int = 256
+    """minibatch size"""
+    learning_rate: float = 3e-3
+    """Adam learning rate"""
+    workers: int = 2
+    """compiles running at once"""
+    service: str | None = None
+    """address of a running compiler service (default: an embedded one)"""
+    runs_dir: str = "runs"
+    """where TensorBoard logs go"""
+    output: str = ""
+    """write the state dict here (and the TorchScript policy beside it, .ts.pt)"""
+
+
+def margin_teacher(encoder: FeatureEncoder) -> bytes:
+    """TorchScript of LLVM's cost rule: inline iff ``threshold - cost_estimate > 0``."""
+    net = PolicyNet(encoder, 2, ())
+    with torch.no_grad():
+        net.head[0].weight.zero_()
+        net.head[0].bias.zero_()
+        net.head[0].weight[1, encoder.out_features - 1] = 1.0  # the margin is the last input
+        net.head[0].bias[1] = -1e-3  # a zero margin (cost == threshold) does not inline
+    return to_torchscript(greedy_from_net(net))
+
+
+def teacher_policy(teacher: str, encoder: FeatureEncoder) -> str | bytes:
+    """The teacher as the service's Rollout takes it: a built-in name or TorchScript bytes."""
+    if teacher == "margin":
+        if not encoder.derived_a:
+            raise ValueError("the margin teacher needs the threshold and cost_estimate features (inlining)")
+        return margin_teacher(encoder)
+    if teacher.endswith(".pt"):
+        return Path(teacher).read_bytes()
+    return teacher
+
+
+def collect(pool: RolloutPool, policy: str | bytes, benchmarks: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Every decision of the teacher on `benchmarks`: stacked observations and actions."""
+    results = [r for r in pool.map([(policy, b) for b in benchmarks], observations=True) if r.get("reward") is not None]
+    if not results:
+        raise RuntimeError("the teacher's compiles all failed: nothing to clone")
+    names = results[0]["observations"].keys()
+    observations = {n: np.concatenate([r["observations"][n] for r in results]) for n in names}
+    actions = np.concatenate([r["actions"] for r in results]).astype(np.int64)
+    return observations, actions
+
+
+def fit(net: PolicyNet, observations: dict[str, np.ndarray], actions: np.ndarray, args: Args, writer: object) -> float:
+    """Cross-entropy training of the net's head; returns the final accuracy on the collected decisions.
+
+    The encoder has no parameters, so the features are encoded once, not once per minibatch.
+    """
+    with torch.no_grad():
+        features = net.encoder({k: torch.as_tensor(v) for k, v in observations.items()})
+    targets = torch.as_tensor(actions)
+    optimizer = torch.optim.Adam(net.head.parameters(), lr=args.learning_rate)
+    loss_fn = nn.CrossEntropyLoss()
+    n = len(targets)
+    for epoch in tqdm(range(args.epochs), desc="BC", unit="epoch"):
+        order = torch.randperm(n)
+        for start in range(0, n, args.batch_size):
+            index = order[start : start + args.batch_size]
+            loss = loss_fn(net.head(features[index]), targets[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        writer.add_scalar("losses/cross_entropy", loss.item(), epoch)  # type: ignore[attr-defined]
+    with torch.no_grad():
+        accuracy = float((net.head(features).argmax(-1) == targets).float().mean())
+    writer.add_scalar("charts/accuracy", accuracy, args.epochs)  # type: ignore[attr-defined]
+    return accuracy
+
+
+def main(args: Args) -> PolicyNet:
+    """Collect the teacher's decisions, fit the net, save it; returns the trained net."""
+    writer = make_writer(Path(args.runs_dir) / run_name(args.env_id, args.exp_name, args.seed), args)
+    seed_everything(args.seed)
+    benchmarks = list(args.benchmarks) or list_benchmarks(args.split)
+    env_kwargs = {"opt_level": args.opt_level, "include_default": True, "reward": "size", "service": args.service}
+    with RolloutPool(args.env_id, workers=args.workers, **env_kwargs) as pool:
+        net = PolicyNet(encoder_for(pool.env.observation_space), int(pool.env.action_space.n), args.hidden)
+        observations, actions = collect(pool, teacher_policy(args.teacher, net.encoder), benchmarks)
+    print(f"{len(actions)} decisions from {len(benchmarks)} programs; teacher inlines {actions.mean():.1%}")
+    accuracy = fit(net, observations, actions, args, writer)
+    print(f"accuracy on the teacher's decisions: {accuracy:.1%}")
+    writer.close()
+    if args.output:
+        output = Path(args.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), output)
+        output.with_suffix(".ts.pt").write_bytes(to_torchscript(greedy_from_net(net)))
+        meta = {
+            "teacher": args.teacher,
+            "accuracy": accuracy,
+            "decisions": len(actions),
+            "args": dataclasses.asdict(args),
+        }
+        output.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+    return net
+
+
+if __name__ == "__main__":
+    main(parse_args(Args))

@@ -1,0 +1,273 @@
+"""Blackbox evolution strategies (MLGO's ES trainer): score whole policies in the service's rollout mode.
+
+Each generation perturbs the policy's weights θ with ``population`` antithetic pairs θ ± σε,
+exports every candidate to TorchScript, and runs it on a batch of training programs inside the
+compiler service (``env.unwrapped.rollout``: one RPC per compile, the fast path). A candidate's
+fitness is its mean reward over the batch (for ``reward="size"``: the mean relative ``.text``
+reduction vs ``-Oz``); both members of a pair see the same programs. The gradient estimate uses
+centred ranks of the fitnesses (robust to the heavy-tailed per-program rewards) and Adam ascends it.
+Every ``eval_every`` generations θ is scored on every training program and the best θ is kept.
+
+Usage::
+
+    python -m agents.es --generations 30 --output agents/policies/inlining_size.pt
+    tensorboard --logdir runs
+
+Resume with ``--resume runs/<run>/checkpoint.pt``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
+from tqdm import tqdm
+
+from agents.common import (
+    RolloutPool,
+    geomean_reduction,
+    list_benchmarks,
+    make_writer,
+    parse_args,
+    run_name,
+    save_policy,
+    seed_everything,
+)
+from agents.policy_net import PolicyNet, encoder_for, greedy_from_net
+
+
+@dataclass
+class Args:
+    """Train an inlining policy with antithetic evolution strategies over whole compiles."""
+
+    exp_name: str = "es"
+    """the name of this experiment"""
+    seed: int = 1
+    """seed of the perturbations and of the benchmark batches"""
+    env_id: str = "mlgo/Inlining-v0"
+    """the environment id (its rollout mode runs the candidates)"""
+    reward: str = "size"
+    """the reward (see rewards.available())"""
+    opt_level: str = "-Oz"
+    """the optimisation level the programs are compiled at (the baseline is the same level without the advisor)"""
+    split: str = "train"
+    """the corpus split the programs come from"""
+    benchmarks: tuple[str, ...] = ()
+    """train on these benchmarks instead of the whole split"""
+    generations: int = 30
+    """the number of ES generations"""
+    population: int = 8
+    """the number of antithetic pairs per generation (2x this many candidates)"""
+    benchmarks_per_generation: int = 8
+    """programs each candidate is scored on per generation (0: all)"""
+    sigma: float = 0.1
+    """standard deviation of the weight perturbations"""
+    learning_rate: float = 0.05
+    """Adam step size on the ES gradient"""
+    hidden: tuple[int, ...] = ()
+    """hidden layer widths of the policy (none: a linear policy over signed-log features)"""
+    init: str = ""
+    """a PolicyNet state dict to start from (e.g. behavioral_cloning.py's output); empty: zeros"""
+    eval_every: int = 5
+    """score θ on every training program every this many generations (keeps the best)"""
+    workers: int = 2
+    """compiles running at once (one per core)"""
+    service: str | None = None
+    """address of a running compiler service (default: an embedded one)"""
+    runs_dir: str = "runs"
+    """where TensorBoard logs and checkpoints go"""
+    resume: str = ""
+    """a checkpoint.pt to resume from"""
+    output: str = ""
+    """write the best policy (TorchScript + metadata .json) here, e.g. agents/policies/inlining_size.pt"""
+
+
+class Adam:
+    """Adam on a flat parameter vector (ascent), with its state saved in checkpoints."""
+
+    def __init__(self, size: int, lr: float, beta1: float = 0.9, beta2: float = 0.999) -> None:
+        self.lr, self.beta1, self.beta2 = lr, beta1, beta2
+        self.m = np.zeros(size)
+        self.v = np.zeros(size)
+        self.t = 0
+
+    def step(self, gradient: np.ndarray) -> np.ndarray:
+        """The update to add to θ for `gradient` (to be ascended)."""
+        self.t += 1
+        self.m = self.beta1 * self.m + (1 - self.beta1) * gradient
+        self.v = self.beta2 * self.v + (1 - self.beta2) * gradient**2
+        m_hat = self.m / (1 - self.beta1**self.t)
+        v_hat = self.v / (1 - self.beta2**self.t)
+        return self.lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+
+    def state_dict(self) -> dict:
+        """Plain data for checkpoints (no pickled classes, so any entry point can load them)."""
+        return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "m": self.m, "v": self.v, "t": self.t}
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> Adam:
+        """The optimiser saved by `state_dict`."""
+        adam = cls(len(state["m"]), state["lr"], state["beta1"], state["beta2"])
+        adam.m, adam.v, adam.t = state["m"], state["v"], state["t"]
+        return adam
+
+
+class Exporter:
+    """Turns a weight vector into TorchScript bytes: the net is scripted once, weights swapped in."""
+
+    def __init__(self, net: PolicyNet) -> None:
+        self.net = net
+        self.scripted = torch.jit.script(greedy_from_net(net).eval())
+
+    def __call__(self, theta: np.ndarray) -> bytes:
+        """TorchScript bytes of the greedy policy with weights `theta`."""
+        with torch.no_grad():
+            vector_to_parameters(torch.as_tensor(theta, dtype=torch.float32), self.scripted.parameters())
+        buffer = io.BytesIO()
+        torch.jit.save(self.scripted, buffer)
+        return buffer.getvalue()
+
+
+def centered_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks scaled to [-0.5, 0.5] (ties broken by order): the fitness shaping of OpenAI/MLGO ES."""
+    ranks = np.empty(len(values))
+    ranks[np.argsort(values, kind="stable")] = np.arange(len(values))
+    return ranks / max(len(values) - 1, 1) - 0.5
+
+
+def score(pool: RolloutPool, policies: list[bytes], benchmarks: list[str], reward_on_error: float = -1.0) -> np.ndarray:
+    """Reward of every policy on every benchmark, ``(len(policies), len(benchmarks))``."""
+    jobs = [(policy, benchmark) for policy in policies for benchmark in benchmarks]
+    results = pool.map(jobs)
+    rewards = [reward_on_error if r.get("reward") is None else r["reward"] for r in results]
+    return np.asarray(rewards, dtype=np.float64).reshape(len(policies), len(benchmarks))
+
+
+def es_gradient(epsilons: np.ndarray, fitness_plus: np.ndarray, fitness_minus: np.ndarray, sigma: float) -> np.ndarray:
+    """Antithetic ES gradient from centred ranks of all 2n fitnesses."""
+    ranks = centered_ranks(np.concatenate([fitness_plus, fitness_minus]))
+    n = len(fitness_plus)
+    weights = ranks[:n] - ranks[n:]
+    return weights @ epsilons / (n * sigma)
+
+
+def initial_net(args: Args, pool: RolloutPool) -> PolicyNet:
+    """The policy network, zero-initialised (greedy: never inline) or loaded from `args.init`."""
+    net = PolicyNet(encoder_for(pool.env.observation_space), int(pool.env.action_space.n), args.hidden)
+    if args.init:
+        net.load_state_dict(torch.load(args.init, map_location="cpu"))
+    else:
+        with torch.no_grad():
+            for parameter in net.parameters():
+                parameter.zero_()
+    return net
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write the ES state atomically (θ, Adam, generation, best, RNG)."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def main(args: Args) -> Path:
+    """Run ES; log to TensorBoard; checkpoint every generation; write the best policy; returns the run dir."""
+    name = run_name(args.env_id, args.exp_name, args.seed)
+    run_dir = Path(args.runs_dir) / name
+    writer = make_writer(run_dir, args)
+    seed_everything(args.seed)
+    rng = np.random.default_rng(args.seed)
+    benchmarks = list(args.benchmarks) or list_benchmarks(args.split)
+    env_kwargs = {"reward": args.reward, "opt_level": args.opt_level, "split": args.split, "service": args.service}
+    with RolloutPool(args.env_id, workers=args.workers, **env_kwargs) as pool:
+        net = initial_net(args, pool)
+        exporter = Exporter(net)
+        theta = parameters_to_vector(net.parameters()).detach().numpy().astype(np.float64)
+        adam = Adam(theta.size, args.learning_rate)
+        start, best = 0, {"fitness": -np.inf, "theta": theta.copy(), "generation": -1}
+        if args.resume:
+            state = torch.load(args.resume, map_location="cpu", weights_only=False)
+            theta, start, best = state["theta"], state["generation"], state["best"]
+            adam = Adam.from_state_dict(state["adam"])
+            rng.bit_generator.state = state["rng"]
+        per_generation = args.benchmarks_per_generation or len(benchmarks)
+        progress = tqdm(range(start, args.generations), desc="ES", unit="gen", initial=start, total=args.generations)
+        for generation in progress:
+            t0 = time.time()
+            if generation % args.eval_every == 0:
+                best = evaluate_theta(pool, exporter, theta, benchmarks, generation, best, writer)
+            batch = list(rng.choice(benchmarks, size=min(per_generation, len(benchmarks)), replace=False))
+            epsilons = rng.standard_normal((args.population, theta.size))
+            candidates = [exporter(theta + args.sigma * e) for e in epsilons]
+            candidates += [exporter(theta - args.sigma * e) for e in epsilons]
+            fitness = score(pool, candidates, batch).mean(axis=1)
+            plus, minus = fitness[: args.population], fitness[args.population :]
+            theta = theta + adam.step(es_gradient(epsilons, plus, minus, args.sigma))
+            writer.add_scalar("charts/mean_fitness", fitness.mean(), generation)
+            writer.add_scalar("charts/max_fitness", fitness.max(), generation)
+            writer.add_scalar("charts/theta_norm", float(np.linalg.norm(theta)), generation)
+            writer.add_scalar("charts/seconds_per_generation", time.time() - t0, generation)
+            progress.set_postfix(fitness=f"{fitness.mean():+.4f}", best=f"{best['fitness']:+.4f}")
+            state = {"theta": theta, "adam": adam.state_dict(), "generation": generation + 1, "best": best}
+            state.update(rng=rng.bit_generator.state, args=dataclasses.asdict(args))
+            save_checkpoint(run_dir / "checkpoint.pt", state)
+        best = evaluate_theta(pool, exporter, theta, benchmarks, args.generations, best, writer)
+    writer.close()
+    finish(args, net, exporter, best, benchmarks, run_dir)
+    return run_dir
+
+
+def evaluate_theta(
+    pool: RolloutPool,
+    exporter: Exporter,
+    theta: np.ndarray,
+    benchmarks: list[str],
+    generation: int,
+    best: dict,
+    writer: object,
+) -> dict:
+    """Score θ on every training program; return the (possibly updated) best record."""
+    rewards = score(pool, [exporter(theta)], benchmarks)[0]
+    fitness = geomean_reduction(rewards)
+    writer.add_scalar("charts/train_geomean_reduction", fitness, generation)  # type: ignore[attr-defined]
+    tqdm.write(f"generation {generation}: train geomean reduction {fitness:+.4f}")
+    if fitness > best["fitness"]:
+        per_program = dict(zip(benchmarks, map(float, rewards), strict=True))
+        return {"fitness": fitness, "theta": theta.copy(), "generation": generation, "per_program": per_program}
+    return best
+
+
+def finish(args: Args, net: PolicyNet, exporter: Exporter, best: dict, benchmarks: list[str], run_dir: Path) -> None:
+    """Save the best θ as a state dict and TorchScript ``policy.pt`` in the run dir (and at ``--output``)."""
+    with torch.no_grad():
+        vector_to_parameters(torch.as_tensor(best["theta"], dtype=torch.float32), net.parameters())
+    torch.save(net.state_dict(), run_dir / "best_state_dict.pt")
+    metadata = {
+        "task": "inlining" if "Inlining" in args.env_id else args.env_id,
+        "trainer": "agents/es.py",
+        "reward": args.reward,
+        "opt_level": args.opt_level,
+        "train_benchmarks": benchmarks,
+        "train_geomean_reduction": best["fitness"],
+        "best_generation": best["generation"],
+        "inputs": net.encoder.names
+        + [f"{a}-{b}" for a, b in zip(net.encoder.derived_a, net.encoder.derived_b, strict=True)],
+        "hidden": list(args.hidden),
+        "args": dataclasses.asdict(args),
+    }
+    (run_dir / "best.json").write_text(json.dumps(metadata, indent=1))
+    save_policy(run_dir / "policy.pt", exporter(best["theta"]), metadata)
+    if args.output:
+        save_policy(Path(args.output), exporter(best["theta"]), metadata)
+        print(f"wrote {args.output} (train geomean reduction {best['fitness']:+.4f})")
+
+
+if __name__ == "__main__":
+    main(parse_args(Args))

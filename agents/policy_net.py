@@ -1,0 +1,216 @@
+"""Policy networks for MLGO features, and their export to TorchScript for rollout mode.
+
+The inliner's features are heavy-tailed integer counts (``edge_count`` in the hundreds,
+``last_call_to_static_bonus`` 15000, ``callsite_cost`` negative), so every feature goes through a
+signed logarithm ``sign(x)·log(1+|x|)`` before any layer sees it; NaNs (LLVM sends some for
+``use_def_density``) become 0. The inliner's own rule compares ``cost_estimate`` with
+``threshold``, a difference the log transform would lose, so their signed-log difference is added
+as a derived feature ("margin"): one weight is then enough to express LLVM's heuristic.
+
+The same `FeatureEncoder` serves three users: SB3 (`SignedLogExtractor`), the evolution strategy
+(`PolicyNet` with no hidden layer is a linear policy) and the exported `GreedyPolicy`, which is
+what the compiler service runs: ``forward(obs: Dict[str, Tensor]) -> Tensor`` takes one
+observation with the shapes LLVM declares and returns the int64 action.
+"""
+
+import io
+from collections.abc import Sequence
+
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from torch import Tensor, nn
+
+__all__ = [
+    "INLINING_DERIVED",
+    "FeatureEncoder",
+    "GreedyPolicy",
+    "PolicyNet",
+    "SignedLogExtractor",
+    "encoder_for",
+    "export_sb3_policy",
+    "greedy_from_net",
+    "to_torchscript",
+]
+
+EXCLUDED_FEATURES = ("inlining_default",)
+"""Never a policy input: present only with ``include_default``, and a policy must not copy it."""
+
+INLINING_DERIVED = (("threshold", "cost_estimate"),)
+"""Derived inputs ``signed_log(a - b)`` for the inliner: how far a call site is under its threshold."""
+
+
+def signed_log(x: Tensor) -> Tensor:
+    """``sign(x)·log(1+|x|)`` with NaN and ±inf mapped to finite values first."""
+    x = torch.nan_to_num(x.float(), nan=0.0, posinf=1e30, neginf=-1e30)
+    return torch.sign(x) * torch.log1p(torch.abs(x))
+
+
+class FeatureEncoder(nn.Module):
+    """Flattens a dict observation into one signed-log feature row per sample.
+
+    Works batched (SB3: each feature ``(B, *shape)``) and unbatched (the service: ``shape``),
+    because each feature is reshaped to ``(-1, size)`` with its declared size.
+
+    Args:
+        features: ``(name, number of elements)`` of every input, in order.
+        derived: ``(a, b)`` pairs added as ``signed_log(a - b)`` (scalar features only).
+    """
+
+    # Evaluated annotations (no `from __future__ import annotations` here) so TorchScript can type
+    # these attributes even when a list is empty.
+    names: list[str]
+    sizes: list[int]
+    derived_a: list[str]
+    derived_b: list[str]
+
+    def __init__(self, features: Sequence[tuple[str, int]], derived: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__()
+        self.names: list[str] = [name for name, _ in features]
+        self.sizes: list[int] = [int(size) for _, size in features]
+        self.derived_a: list[str] = [a for a, _ in derived]
+        self.derived_b: list[str] = [b for _, b in derived]
+        self.out_features = sum(self.sizes) + len(self.derived_a)
+
+    def forward(self, obs: dict[str, Tensor]) -> Tensor:
+        """``(B, out_features)`` float32 features."""
+        columns: list[Tensor] = []
+        for i in range(len(self.names)):  # TorchScript: no zip(strict=)
+            columns.append(signed_log(obs[self.names[i]].reshape(-1, self.sizes[i])))
+        for i in range(len(self.derived_a)):
+            difference = obs[self.derived_a[i]].reshape(-1, 1).double() - obs[self.derived_b[i]].reshape(-1, 1).double()
+            columns.append(signed_log(difference))
+        return torch.cat(columns, dim=1)
+
+
+def encoder_for(observation_space: spaces.Dict) -> FeatureEncoder:
+    """The encoder of an environment's observation space (inliner margin added when it applies)."""
+    features = [
+        (name, int(torch.tensor(space.shape).prod().item()))
+        for name, space in observation_space.spaces.items()
+        if name not in EXCLUDED_FEATURES
+    ]
+    names = {name for name, _ in features}
+    derived = [(a, b) for a, b in INLINING_DERIVED if a in names and b in names]
+    return FeatureEncoder(features, derived)
+
+
+def _mlp(in_features: int, hidden: Sequence[int], out_features: int) -> nn.Sequential:
+    """Tanh MLP (SB3's default activation); no hidden layer gives a linear map."""
+    layers: list[nn.Module] = []
+    width = in_features
+    for size in hidden:
+        layers += [nn.Linear(width, size), nn.Tanh()]
+        width = size
+    layers.append(nn.Linear(width, out_features))
+    return nn.Sequential(*layers)
+
+
+class PolicyNet(nn.Module):
+    """Encoder + MLP giving one logit per action: ``(B, n_actions)``.
+
+    Args:
+        encoder: the feature encoder.
+        n_actions: 2 for inlining, 33 for eviction.
+        hidden: hidden layer widths (``()``: a linear policy, what ES trains by default).
+    """
+
+    def __init__(self, encoder: FeatureEncoder, n_actions: int, hidden: Sequence[int] = ()) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = _mlp(encoder.out_features, hidden, n_actions)
+
+    def forward(self, obs: dict[str, Tensor]) -> Tensor:
+        """Logits, ``(B, n_actions)``."""
+        return self.head(self.encoder(obs))
+
+
+class GreedyPolicy(nn.Module):
+    """The exported policy: argmax of the logits over legal actions, as an int64 tensor of shape (1,).
+
+    Args:
+        encoder: the feature encoder.
+        head: maps encoded features to logits.
+        mask_feature: the feature marking legal actions (eviction's ``mask``); "" for none.
+    """
+
+    def __init__(self, encoder: FeatureEncoder, head: nn.Module, mask_feature: str = "") -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+        self.mask_feature = mask_feature
+
+    def forward(self, obs: dict[str, Tensor]) -> Tensor:
+        """The action for one observation (or one per row of a batch)."""
+        logits = self.head(self.encoder(obs))
+        if self.mask_feature != "":
+            legal = obs[self.mask_feature].reshape(logits.shape) != 0
+            logits = torch.where(legal, logits, torch.full_like(logits, -1e9))
+        return torch.argmax(logits, dim=-1).to(torch.int64).reshape(-1)
+
+
+def to_torchscript(module: nn.Module) -> bytes:
+    """Script `module` and return the bytes the service's ``Rollout`` accepts."""
+    scripted = torch.jit.script(module.eval())
+    buffer = io.BytesIO()
+    torch.jit.save(scripted, buffer)
+    return buffer.getvalue()
+
+
+def greedy_from_net(net: PolicyNet, mask_feature: str = "") -> GreedyPolicy:
+    """The deployable greedy policy of a `PolicyNet` (weights shared)."""
+    return GreedyPolicy(net.encoder, net.head, mask_feature)
+
+
+# -- stable-baselines3 ----------------------------------------------------------------------
+
+
+class SignedLogExtractor(BaseFeaturesExtractor):
+    """SB3 features extractor: `FeatureEncoder` over a Dict observation space.
+
+    Pass ``policy_kwargs={"features_extractor_class": SignedLogExtractor}`` to PPO/MaskablePPO.
+    """
+
+    def __init__(self, observation_space: spaces.Dict) -> None:
+        encoder = encoder_for(observation_space)
+        super().__init__(observation_space, features_dim=encoder.out_features)
+        self.encoder = encoder
+
+    def forward(self, observations: dict[str, Tensor]) -> Tensor:
+        """Encoded features ``(B, features_dim)``."""
+        return self.encoder(observations)
+
+
+def export_sb3_policy(model: object, mask_feature: str = "") -> bytes:
+    """TorchScript bytes of an SB3 (Maskable)PPO policy's greedy actor.
+
+    The actor is the features extractor's encoder, then ``mlp_extractor.policy_net`` and
+    ``action_net`` — exactly the modules SB3's ``predict(deterministic=True)`` runs.
+    """
+    policy = model.policy  # type: ignore[attr-defined]
+    extractor = policy.pi_features_extractor
+    if not isinstance(extractor, SignedLogExtractor):
+        raise TypeError("export needs a policy trained with features_extractor_class=SignedLogExtractor")
+    head = nn.Sequential(*policy.mlp_extractor.policy_net, policy.action_net)
+    module = GreedyPolicy(extractor.encoder, head, mask_feature).cpu()
+    return to_torchscript(module)
+
+
+def load_into_sb3(model: object, state_dict: dict[str, Tensor]) -> None:
+    """Copy a `PolicyNet` state dict (e.g. from behavioural cloning) into an SB3 policy's actor.
+
+    The PolicyNet's hidden layers must match the SB3 ``net_arch`` (pi): its head's Linear layers
+    map, in order, onto ``mlp_extractor.policy_net`` and then ``action_net``.
+    """
+    policy = model.policy  # type: ignore[attr-defined]
+    targets = [m for m in policy.mlp_extractor.policy_net if isinstance(m, nn.Linear)] + [policy.action_net]
+    layers = sorted({key.split(".")[1] for key in state_dict if key.startswith("head.")}, key=int)
+    if len(layers) != len(targets):
+        raise ValueError(
+            f"the state dict has {len(layers)} linear layers but the SB3 actor has {len(targets)}; "
+            "train the warm start with --hidden equal to the PPO --net-arch"
+        )
+    with torch.no_grad():
+        for layer, target in zip(layers, targets, strict=True):
+            target.weight.copy_(state_dict[f"head.{layer}.weight"])
+            target.bias.copy_(state_dict[f"head.{layer}.bias"])

@@ -1,0 +1,249 @@
+"""The agents over the real service and clang-19: tiny trainings, export round trips, evaluation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import mlgo_env  # noqa: F401 - registers the environments
+from agents import behavioral_cloning, es, evaluate, ppo_eviction, ppo_inlining
+from agents.common import geomean_reduction, load_policy, parse_args
+from agents.policy_net import PolicyNet, encoder_for, greedy_from_net, signed_log, to_torchscript
+
+
+@pytest.fixture(scope="module")
+def inlining_env(service_address: str):
+    env = gym.make("mlgo/Inlining-v0", service=service_address, opt_level="-Oz", reward="size")
+    yield env
+    env.close()
+
+
+@pytest.fixture(scope="module")
+def eviction_env(service_address: str):
+    env = gym.make("mlgo/RegallocEviction-v0", service=service_address, reward="size")
+    yield env
+    env.close()
+
+
+def _random_net(env: gym.Env, hidden: tuple[int, ...] = (8,), seed: int = 0) -> PolicyNet:
+    torch.manual_seed(seed)
+    return PolicyNet(encoder_for(env.observation_space), int(env.action_space.n), hidden)
+
+
+def _python_actions(policy: torch.nn.Module, observations: dict[str, np.ndarray]) -> np.ndarray:
+    """The Python module's action for each recorded observation, one at a time (no batch dim)."""
+    count = len(next(iter(observations.values())))
+    with torch.no_grad():
+        return np.array(
+            [int(policy({k: torch.from_numpy(v[i].copy()) for k, v in observations.items()})) for i in range(count)]
+        )
+
+
+# -- policy network -------------------------------------------------------------------------
+
+
+def test_signed_log_is_finite_and_odd() -> None:
+    x = torch.tensor([-15000.0, -1.0, 0.0, 1.0, 15000.0, float("nan"), float("inf")])
+    y = signed_log(x)
+    assert torch.isfinite(y).all()
+    assert y[2] == 0 and y[5] == 0
+    assert torch.allclose(y[:2], -y[3:5].flip(0))
+
+
+def test_encoder_batched_and_unbatched_agree(inlining_env: gym.Env) -> None:
+    encoder = encoder_for(inlining_env.observation_space)
+    obs, _ = inlining_env.reset(options={"benchmark": "sha256"})
+    single = encoder({k: torch.from_numpy(v) for k, v in obs.items()})
+    batched = encoder({k: torch.from_numpy(np.stack([v, v])) for k, v in obs.items()})
+    assert single.shape == (1, encoder.out_features)
+    assert torch.equal(batched[0], single[0]) and torch.equal(batched[1], single[0])
+    assert "inlining_default" not in encoder.names
+    assert encoder.derived_a == ["threshold"]
+
+
+@pytest.mark.parametrize("fixture", ["inlining_env", "eviction_env"])
+def test_torchscript_rollout_equals_python_policy(fixture: str, request: pytest.FixtureRequest) -> None:
+    env = request.getfixturevalue(fixture)
+    is_eviction = fixture == "eviction_env"
+    python_policy = greedy_from_net(_random_net(env), mask_feature="mask" if is_eviction else "").eval()
+    result = env.unwrapped.rollout(to_torchscript(python_policy), benchmark="sha256" if not is_eviction else "nbody")
+    assert result["decisions"] > 0
+    expected = _python_actions(python_policy, result["observations"])
+    np.testing.assert_array_equal(result["actions"].reshape(-1), expected)
+    if is_eviction:
+        masks = result["observations"]["mask"].reshape(len(expected), -1)
+        assert masks[np.arange(len(expected)), expected].all()
+
+
+# -- tiny trainings -------------------------------------------------------------------------
+
+
+def _sb3_args(module, service_address: str, tmp_path: Path, benchmark: str, **overrides):
+    fields = {
+        "benchmarks": (benchmark,),
+        "total_timesteps": 128,
+        "num_envs": 1,
+        "n_steps": 64,
+        "batch_size": 32,
+        "n_epochs": 1,
+        "net_arch": (16,),
+        "checkpoint_freq": 64,
+        "service": service_address,
+        "runs_dir": str(tmp_path),
+        "progress_bar": False,
+        "output": str(tmp_path / "policy.pt"),
+    }
+    return module.Args(**{**fields, **overrides})
+
+
+def test_ppo_inlining_trains_exports_and_resumes(service_address: str, tmp_path: Path, inlining_env: gym.Env) -> None:
+    model = ppo_inlining.main(_sb3_args(ppo_inlining, service_address, tmp_path, "sha256"))
+    assert model.num_timesteps >= 128
+    policy, metadata = load_policy(tmp_path / "policy.pt")
+    assert metadata["trainer"] == "PPO"
+    result = inlining_env.unwrapped.rollout(policy, benchmark="sha256")
+    assert result["reward"] is not None
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert list((run_dir / "checkpoints").glob("*.zip")), "checkpoints are written"
+    assert list(run_dir.rglob("events.out.tfevents.*")), "TensorBoard logs are written"
+    resumed = ppo_inlining.main(
+        _sb3_args(
+            ppo_inlining, service_address, tmp_path / "resumed", "sha256", resume=str(run_dir / "final_model.zip")
+        )
+    )
+    assert resumed.num_timesteps >= 256
+
+
+def test_maskable_ppo_eviction_trains_and_exports(service_address: str, tmp_path: Path, eviction_env) -> None:
+    ppo_eviction.main(_sb3_args(ppo_eviction, service_address, tmp_path, "nbody", opt_level="-O2", reward="size"))
+    policy, _ = load_policy(tmp_path / "policy.pt")
+    result = eviction_env.unwrapped.rollout(policy, benchmark="nbody")
+    masks = result["observations"]["mask"].reshape(result["decisions"], -1)
+    assert masks[np.arange(result["decisions"]), result["actions"].reshape(-1)].all(), "the export respects the mask"
+
+
+def test_behavioral_cloning_then_es_and_ppo_warm_start(service_address: str, tmp_path: Path) -> None:
+    bc_out = tmp_path / "bc.pt"
+    bc_args = behavioral_cloning.Args(
+        teacher="margin", hidden=(), epochs=30, benchmarks=("sha256",), service=service_address,
+        runs_dir=str(tmp_path), output=str(bc_out),
+    )  # fmt: skip
+    behavioral_cloning.main(bc_args)
+    assert json.loads(bc_out.with_suffix(".json").read_text())["accuracy"] > 0.9
+    es_args = es.Args(
+        generations=1, population=1, benchmarks=("sha256",), init=str(bc_out), eval_every=1,
+        service=service_address, runs_dir=str(tmp_path), output=str(tmp_path / "es.pt"),
+    )  # fmt: skip
+    run_dir = es.main(es_args)
+    assert (run_dir / "checkpoint.pt").is_file()
+    metadata = json.loads((tmp_path / "es.json").read_text())
+    assert metadata["train_geomean_reduction"] > -0.5
+    resumed = dataclasses.replace(es_args, generations=2, resume=str(run_dir / "checkpoint.pt"), output="")
+    es.main(resumed)
+
+
+def test_ppo_warm_start_copies_the_cloned_actor(service_address: str, tmp_path: Path, inlining_env) -> None:
+    net = _random_net(inlining_env, hidden=(16,), seed=3)
+    torch.save(net.state_dict(), tmp_path / "init.pt")
+    args = _sb3_args(
+        ppo_inlining, service_address, tmp_path, "sha256", init=str(tmp_path / "init.pt"), total_timesteps=0
+    )
+    model = ppo_inlining.main(args)
+    first = model.policy.mlp_extractor.policy_net[0]
+    assert torch.equal(first.weight, net.head[0].weight)
+
+
+# -- evaluation and helpers -----------------------------------------------------------------
+
+
+def test_evaluate_inlining_writes_json_and_chart(service_address: str, tmp_path: Path, inlining_env) -> None:
+    policy_path = tmp_path / "policy.pt"
+    policy_path.write_bytes(to_torchscript(greedy_from_net(_random_net(inlining_env))))
+    args = evaluate.Args(
+        json=str(tmp_path / "eval.json"), plot=str(tmp_path / "eval.png"), inlining_policy=str(policy_path),
+        benchmarks=("huffman",), skip_eviction=True, service=service_address,
+    )  # fmt: skip
+    evaluate.main(args)
+    results = json.loads((tmp_path / "eval.json").read_text())
+    inlining = results["inlining_size"]
+    assert set(inlining["per_program"]) == {"huffman"}
+    assert isinstance(inlining["geomean_reduction_vs_default"], float)
+    assert inlining["ml_default_geomean_reduction_vs_default"] is not None
+    assert (tmp_path / "eval.png").stat().st_size > 0
+
+
+def test_choose_perf_reward_says_when_it_falls_back() -> None:
+    name, note = evaluate.choose_perf_reward("auto")
+    assert name in evaluate.PERF_REWARDS + (None,)
+    assert name is None or name in note
+    with pytest.raises(ValueError, match="not registered"):
+        evaluate.choose_perf_reward("no-such-reward")
+
+
+def test_geomean_reduction() -> None:
+    assert geomean_reduction([0.0, 0.0]) == pytest.approx(0.0)
+    assert geomean_reduction([0.1]) == pytest.approx(0.1)
+    assert geomean_reduction([0.5, -1.0]) == pytest.approx(0.0)  # ratios 0.5 and 2.0
+
+
+def test_parse_args_reads_flags_and_field_docs(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse_args(es.Args, ["--generations", "3", "--hidden", "4", "5", "--benchmarks", "a", "--service", "None"])
+    assert args.generations == 3 and args.hidden == (4, 5) and args.benchmarks == ("a",) and args.service is None
+    with pytest.raises(SystemExit):
+        parse_args(ppo_inlining.Args, ["--help"])
+    help_text = capsys.readouterr().out
+    assert "--total-timesteps" in help_text and "the learning rate of the optimizer" in help_text
+    assert parse_args(ppo_inlining.Args, ["--no-progress-bar"]).progress_bar is False
+
+
+def test_ablate_summary_averages_over_seeds() -> None:
+    from agents import ablate
+
+    runs = [
+        {"reward": "size", "seed": 1, "train_fitness": 0.02, "size": {"a": 0.1, "b": 0.0}, "runtime": {"a": 0.0}},
+        {"reward": "size", "seed": 2, "train_fitness": 0.04, "size": {"a": 0.1, "b": 0.0}, "runtime": {"a": -0.1}},
+        {"reward": "mca", "seed": 1, "train_fitness": 0.01, "size": {"a": None}, "runtime": {}},
+    ]
+    table = ablate.summarise(runs)
+    assert [row["reward"] for row in table] == ["size", "mca"]
+    assert table[0]["train_fitness_mean"] == pytest.approx(0.03)
+    assert table[0]["size_geomean_mean"] == pytest.approx(geomean_reduction([0.1, 0.0]))
+    assert table[1]["size_geomean_mean"] is None
+    assert ablate.pick(["c", "a", "b"], 2) == sorted(ablate.pick(["c", "a", "b"], 2))
+    assert ablate.pick(["a", "b"], 0) == ["a", "b"]
+
+
+def test_script_runs_as_a_command() -> None:
+    """One CleanRL-style subprocess smoke run (each costs a torch import; the flags of all are checked in-process)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "agents.es", "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "--generations" in result.stdout
+
+
+@pytest.mark.parametrize("script", ["ppo_inlining", "ppo_eviction", "behavioral_cloning", "es", "evaluate", "ablate"])
+def test_every_script_has_documented_flags(script: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib
+
+    module = importlib.import_module(f"agents.{script}")
+    with pytest.raises(SystemExit):
+        parse_args(module.Args, ["--help"])
+    help_text = capsys.readouterr().out
+    assert help_text.count("--") >= 5
+
+
+@pytest.mark.slow
+def test_ablate_quick_end_to_end(tmp_path: Path) -> None:
+    from agents import ablate
+
+    results = ablate.main(ablate.Args(quick=True, out_dir=str(tmp_path)))
+    assert (tmp_path / "ablation.png").is_file()
+    assert {row["reward"] for row in results["table"]} <= {"size", "mca"}
