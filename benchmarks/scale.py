@@ -118,9 +118,7 @@ def measure_local(corpus: Corpus, ids: list[str], clients: int) -> Run:
         server.stop(0)
 
 
-def measure_ray(
-    corpus: Corpus, ids: list[str], workers: int
-) -> tuple[Run, list[EpisodeOutcome], float]:
+def measure_ray(corpus: Corpus, ids: list[str], workers: int) -> tuple[Run, list[EpisodeOutcome], float]:
     """A collection on a pool of `workers`; the run, its outcomes and the driver's CPU s/episode."""
     with WorkerPool(workers, corpus.root, share_corpus=True) as pool:
         list(collect(POLICY, ids[:workers], pool, SETTINGS, progress=False))  # warm-up, untimed

@@ -141,19 +141,13 @@ class RolloutWorker:
         """``name@node:pid``; answering also tells the driver the worker has started."""
         return self.name
 
-    def spaces(
-        self, task: str, include_default: bool, llvm_version: int | None
-    ) -> tuple[list[TensorSpec], TensorSpec]:
+    def spaces(self, task: str, include_default: bool, llvm_version: int | None) -> tuple[list[TensorSpec], TensorSpec]:
         """The task's feature specs and advice spec, read from a real compile."""
-        request = pb.GetSpacesRequest(
-            task=task, llvm_version=llvm_version or 0, include_default=include_default
-        )
+        request = pb.GetSpacesRequest(task=task, llvm_version=llvm_version or 0, include_default=include_default)
         reply = self._host.connection.call("GetSpaces", request)
         return [convert.spec_from_pb(s) for s in reply.features], convert.spec_from_pb(reply.advice)
 
-    def rollout(
-        self, benchmark: str, seed: int, policy: Policy, settings: RolloutSettings
-    ) -> Attempt:
+    def rollout(self, benchmark: str, seed: int, policy: Policy, settings: RolloutSettings) -> Attempt:
         """Run one episode of `benchmark` with `policy`; failures come back as a `Fault`."""
         started = time.monotonic()
         message = (
@@ -280,9 +274,7 @@ class WorkerPool:
         self.size = workers or cluster.cpus
         if self.size < 1:
             raise ValueError(f"a pool needs at least one worker, not {self.size}")
-        self._corpus_ref = (
-            CorpusRef.shared(self.corpus.root) if share_corpus else CorpusRef.ship(self.corpus.root)
-        )
+        self._corpus_ref = CorpusRef.shared(self.corpus.root) if share_corpus else CorpusRef.ship(self.corpus.root)
         self._root = str(root) if root else None
         self._started = 0
         self._spaces: dict[tuple, tuple[list[TensorSpec], TensorSpec]] = {}
@@ -323,17 +315,13 @@ class WorkerPool:
                 self._spaces[key] = ray.get(worker.handle.spaces.remote(*key), timeout=timeout)
                 worker.started = True
             except ray.exceptions.GetTimeoutError as exc:
-                raise TimeoutError(
-                    f"no worker answered within {timeout:.0f} s: is the cluster short of CPUs?"
-                ) from exc
+                raise TimeoutError(f"no worker answered within {timeout:.0f} s: is the cluster short of CPUs?") from exc
             except ray.exceptions.RayTaskError:
                 raise  # the service's own error (an unknown task, a missing LLVM): also an instance of it
             except ray.exceptions.RayError:
                 self.replace(worker)
         if key not in self._spaces:
-            raise ServiceError(
-                "workers kept dying while starting; see the Ray logs (`ray logs`) of the workers"
-            )
+            raise ServiceError("workers kept dying while starting; see the Ray logs (`ray logs`) of the workers")
         return self._spaces[key]
 
     def close(self, timeout: float = 30.0) -> None:

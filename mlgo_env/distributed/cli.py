@@ -50,42 +50,24 @@ def info(ray_address: RayAddress = None) -> None:
 
 @app.command()
 def collect(
-    out: Annotated[
-        Path | None, typer.Option(help="Parquet dataset directory to write (unset: none)")
-    ] = None,
-    policy: Annotated[
-        str, typer.Option(help="a built-in policy, or a saved TorchScript file")
-    ] = "llvm-default",
+    out: Annotated[Path | None, typer.Option(help="Parquet dataset directory to write (unset: none)")] = None,
+    policy: Annotated[str, typer.Option(help="a built-in policy, or a saved TorchScript file")] = "llvm-default",
     ray_address: RayAddress = None,
-    corpus: Annotated[
-        Path | None, typer.Option(help="corpus directory (default: the bundled programs)")
-    ] = None,
+    corpus: Annotated[Path | None, typer.Option(help="corpus directory (default: the bundled programs)")] = None,
     share_corpus: Annotated[
         bool, typer.Option(help="the corpus path is visible on every node (else it is shipped)")
     ] = False,
     split: Annotated[str | None, typer.Option(help="'train', 'test', or 'all'")] = "train",
-    benchmark: Annotated[
-        list[str] | None, typer.Option(help="benchmark id (repeatable; overrides --split)")
-    ] = None,
+    benchmark: Annotated[list[str] | None, typer.Option(help="benchmark id (repeatable; overrides --split)")] = None,
     repeat: Annotated[int, typer.Option(help="episodes per benchmark (seeds differ)")] = 1,
-    task: Annotated[
-        str, typer.Option(help="inlining, regalloc_eviction or regalloc_priority")
-    ] = "inlining",
+    task: Annotated[str, typer.Option(help="inlining, regalloc_eviction or regalloc_priority")] = "inlining",
     reward: Annotated[str, typer.Option(help="a registered reward, or 'none'")] = "size",
-    workers: Annotated[
-        int | None, typer.Option(help="worker actors (default: one per cluster CPU)")
-    ] = None,
-    seed: Annotated[
-        int, typer.Option(help="seed of the first episode (episode i uses seed + i)")
-    ] = 0,
+    workers: Annotated[int | None, typer.Option(help="worker actors (default: one per cluster CPU)")] = None,
+    seed: Annotated[int, typer.Option(help="seed of the first episode (episode i uses seed + i)")] = 0,
     max_attempts: Annotated[int, typer.Option(help="attempts per episode")] = 3,
-    decision_timeout: Annotated[
-        float, typer.Option(help="seconds the compiler may take per decision")
-    ] = 60.0,
+    decision_timeout: Annotated[float, typer.Option(help="seconds the compiler may take per decision")] = 60.0,
     compile_timeout: Annotated[float, typer.Option(help="seconds one compile may take")] = 600.0,
-    episode_timeout: Annotated[
-        float | None, typer.Option(help="seconds before a silent worker is replaced")
-    ] = None,
+    episode_timeout: Annotated[float | None, typer.Option(help="seconds before a silent worker is replaced")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Run a policy on every benchmark of a split, streaming trajectories into a Parquet dataset."""
@@ -94,9 +76,7 @@ def collect(
     from mlgo_env.policies import BUILTIN_POLICIES
 
     if policy not in BUILTIN_POLICIES and not Path(policy).is_file():
-        raise typer.BadParameter(
-            f"neither a built-in policy {BUILTIN_POLICIES} nor a file", param_hint="--policy"
-        )
+        raise typer.BadParameter(f"neither a built-in policy {BUILTIN_POLICIES} nor a file", param_hint="--policy")
     _connect(ray_address)
     settings = RolloutSettings(
         task=task,
@@ -106,13 +86,9 @@ def collect(
     )
     chosen = Path(policy).read_bytes() if policy not in BUILTIN_POLICIES else policy
     with WorkerPool(workers, corpus, share_corpus=share_corpus) as pool:
-        ids = benchmark or [
-            b.uri for b in pool.corpus.benchmarks(None if split == "all" else split)
-        ]
+        ids = benchmark or [b.uri for b in pool.corpus.benchmarks(None if split == "all" else split)]
         if not ids:
-            raise typer.BadParameter(
-                f"the corpus has no benchmarks in split {split!r}", param_hint="--split"
-            )
+            raise typer.BadParameter(f"the corpus has no benchmarks in split {split!r}", param_hint="--split")
         collection = run(
             chosen,
             [b for b in ids for _ in range(repeat)],
@@ -130,9 +106,7 @@ def collect(
     for column in ("finished", "failed", "retried attempts", "seconds", "episodes/s"):
         table.add_column(column)
     rate = (stats.ok + stats.failed) / stats.seconds if stats.seconds else 0.0
-    table.add_row(
-        str(stats.ok), str(stats.failed), str(stats.retries), f"{stats.seconds:.1f}", f"{rate:.2f}"
-    )
+    table.add_row(str(stats.ok), str(stats.failed), str(stats.retries), f"{stats.seconds:.1f}", f"{rate:.2f}")
     console.print(table)
     for outcome in failures:
         cause = escape(str(outcome.faults[-1]))

@@ -136,15 +136,9 @@ class Collection:
         self._ray = require_ray()
         self.pool = pool
         self.settings = settings
-        self._episodes = [
-            _Episode(i, pool.corpus.benchmark(b).uri, seed + i) for i, b in enumerate(benchmarks)
-        ]
+        self._episodes = [_Episode(i, pool.corpus.benchmark(b).uri, seed + i) for i, b in enumerate(benchmarks)]
         self._policy = self._ray.put(policy) if isinstance(policy, bytes) else policy
-        self._label = (
-            f"torchscript:{hashlib.sha256(policy).hexdigest()[:12]}"
-            if isinstance(policy, bytes)
-            else policy
-        )
+        self._label = f"torchscript:{hashlib.sha256(policy).hexdigest()[:12]}" if isinstance(policy, bytes) else policy
         self._include_default = policy == "llvm-default"
         self._out = out
         self._max_attempts = max_attempts
@@ -211,9 +205,7 @@ class Collection:
             bar.close()
             self.stats.seconds = time.monotonic() - started
 
-    def _dispatch(
-        self, queue: deque[_Episode], idle: deque[Worker], running: dict[Any, _Running]
-    ) -> None:
+    def _dispatch(self, queue: deque[_Episode], idle: deque[Worker], running: dict[Any, _Running]) -> None:
         """Give queued episodes to idle workers, preferring workers an episode has not tried."""
         while queue and idle:
             episode = queue.popleft()
@@ -222,9 +214,7 @@ class Collection:
             episode.workers.add(worker.name)
             now = time.monotonic()
             limit = self._episode_timeout + (0.0 if worker.started else self._start_timeout)
-            ref = worker.handle.rollout.remote(
-                episode.benchmark, episode.seed, self._policy, self.settings
-            )
+            ref = worker.handle.rollout.remote(episode.benchmark, episode.seed, self._policy, self.settings)
             running[ref] = _Running(episode, worker, now, now + limit)
 
     def _settle(
@@ -250,27 +240,19 @@ class Collection:
                 f"{job.worker.name} gave no answer within {now - job.submitted:.0f} s and was killed",
                 True,
             )
-            outcome = self._failed_attempt(
-                job, fault, queue, latency=now - job.submitted, worker_seconds=0.0
-            )
+            outcome = self._failed_attempt(job, fault, queue, latency=now - job.submitted, worker_seconds=0.0)
             if outcome is not None:
                 yield outcome
 
-    def _answer(
-        self, job: _Running, ref: Any, queue: deque[_Episode], idle: deque[Worker]
-    ) -> EpisodeOutcome | None:
+    def _answer(self, job: _Running, ref: Any, queue: deque[_Episode], idle: deque[Worker]) -> EpisodeOutcome | None:
         """The outcome of an answered attempt, or None when the episode goes back in the queue."""
         latency = time.monotonic() - job.submitted
         exceptions = self._ray.exceptions
         try:
             attempt = self._ray.get(ref)
-        except (
-            exceptions.RayTaskError
-        ) as exc:  # a bug in the worker's code, not a fault of the episode
+        except exceptions.RayTaskError as exc:  # a bug in the worker's code, not a fault of the episode
             idle.append(self.pool.replace(job.worker))
-            fault = Fault(
-                type(exc.cause).__name__, f"{job.worker.name}: {exc.cause}", retryable=False
-            )
+            fault = Fault(type(exc.cause).__name__, f"{job.worker.name}: {exc.cause}", retryable=False)
             return self._failed_attempt(job, fault, queue, latency, 0.0)
         except exceptions.RayError as exc:  # the worker or its node died
             idle.append(self.pool.replace(job.worker))
@@ -283,9 +265,7 @@ class Collection:
         job.worker.started = True
         idle.append(job.worker)
         if attempt.fault is not None:
-            return self._failed_attempt(
-                job, attempt.fault, queue, latency, attempt.seconds, attempt.worker
-            )
+            return self._failed_attempt(job, attempt.fault, queue, latency, attempt.seconds, attempt.worker)
         episode = job.episode
         return EpisodeOutcome(
             episode.index,

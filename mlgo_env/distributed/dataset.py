@@ -163,9 +163,7 @@ class ParquetWriter:
             "seed": pa.array([r.seed for r in rows], pa.int64()),
             "policy": pa.array([self._policy] * len(rows), pa.string()),
             "task": pa.array([self._task] * len(rows), pa.string()),
-            "status": pa.array(
-                ["ok" if r.rollout is not None else "failed" for r in rows], pa.string()
-            ),
+            "status": pa.array(["ok" if r.rollout is not None else "failed" for r in rows], pa.string()),
             "attempts": pa.array([r.attempts for r in rows], pa.int32()),
             "error_type": pa.array([r.error_type for r in rows], pa.string()),
             "error_details": pa.array([r.error_details for r in rows], pa.string()),
@@ -175,9 +173,7 @@ class ParquetWriter:
             columns[name] = pa.array(scalar(name), pa.int64())
         for name in ("compile_seconds", "reward", "cost", "baseline_cost"):
             columns[name] = pa.array(scalar(name), pa.float64())
-        columns["actions"] = _ragged(
-            [r.actions if r else None for r in done], 1, self.schema.field("actions").type
-        )
+        columns["actions"] = _ragged([r.actions if r else None for r in done], 1, self.schema.field("actions").type)
         for spec in self._features:
             column = _OBS_PREFIX + spec.name
             values = [r.observations.get(spec.name) if r else None for r in done]
@@ -205,11 +201,7 @@ def _ragged(arrays: list[np.ndarray | None], width: int, kind: pa.DataType) -> p
     dtype = element.to_pandas_dtype()
     lengths = [0 if a is None else len(a) for a in arrays]
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-    present = [
-        np.asarray(a, dtype=dtype).reshape(len(a), width)
-        for a in arrays
-        if a is not None and len(a)
-    ]
+    present = [np.asarray(a, dtype=dtype).reshape(len(a), width) for a in arrays if a is not None and len(a)]
     flat = np.concatenate(present).reshape(-1) if present else np.zeros(0, dtype=dtype)
     values: pa.Array = pa.array(flat, type=element)
     if pa.types.is_fixed_size_list(value_type):
@@ -246,9 +238,7 @@ def read_decisions(path: Path | str) -> Decisions:
     for spec in specs:
         column = table[_OBS_PREFIX + spec["name"]].combine_chunks()
         flat = column.flatten().flatten().to_numpy(zero_copy_only=False)
-        observations[spec["name"]] = flat.astype(np.dtype(spec["dtype"]).newbyteorder("=")).reshape(
-            -1, *spec["shape"]
-        )
+        observations[spec["name"]] = flat.astype(np.dtype(spec["dtype"]).newbyteorder("=")).reshape(-1, *spec["shape"])
     actions = table["actions"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
     rewards = table["reward"].to_numpy(zero_copy_only=False).astype(np.float64)
     return Decisions(

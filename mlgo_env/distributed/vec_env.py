@@ -124,9 +124,7 @@ class RayVecEnv(VecEnv):
 
     def step_async(self, actions: np.ndarray) -> None:
         """Send each sub-environment its action."""
-        self._pending = [
-            actor.step.remote(action) for actor, action in zip(self.actors, actions, strict=True)
-        ]
+        self._pending = [actor.step.remote(action) for actor, action in zip(self.actors, actions, strict=True)]
 
     def step_wait(self) -> VecEnvStepReturn:
         """The sub-environments' steps; replaced actors end their episode with `reward_on_error`."""
@@ -164,15 +162,11 @@ class RayVecEnv(VecEnv):
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
         """An attribute of each chosen sub-environment."""
-        return self._ray.get(
-            [self.actors[i].get_attr.remote(attr_name) for i in self._get_indices(indices)]
-        )
+        return self._ray.get([self.actors[i].get_attr.remote(attr_name) for i in self._get_indices(indices)])
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
         """Set an attribute on each chosen sub-environment."""
-        self._ray.get(
-            [self.actors[i].set_attr.remote(attr_name, value) for i in self._get_indices(indices)]
-        )
+        self._ray.get([self.actors[i].set_attr.remote(attr_name, value) for i in self._get_indices(indices)])
 
     def env_method(
         self,
@@ -183,18 +177,13 @@ class RayVecEnv(VecEnv):
     ) -> list[Any]:
         """Call a method of each chosen sub-environment."""
         calls = [
-            self.actors[i].call.remote(method_name, method_args, method_kwargs)
-            for i in self._get_indices(indices)
+            self.actors[i].call.remote(method_name, method_args, method_kwargs) for i in self._get_indices(indices)
         ]
         return self._ray.get(calls)
 
-    def env_is_wrapped(
-        self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None
-    ) -> list[bool]:
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
         """Whether each chosen sub-environment is wrapped in `wrapper_class`."""
-        return self._ray.get(
-            [self.actors[i].is_wrapped.remote(wrapper_class) for i in self._get_indices(indices)]
-        )
+        return self._ray.get([self.actors[i].is_wrapped.remote(wrapper_class) for i in self._get_indices(indices)])
 
     def get_images(self) -> Sequence[np.ndarray | None]:
         """The compiler environments draw nothing."""

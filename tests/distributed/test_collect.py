@@ -31,9 +31,7 @@ BENCHMARKS = ["sha256", "nbody", "huffman"]
 
 
 @pytest.fixture(scope="module")
-def pool(
-    ray_session: None, mini_corpus: Corpus, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerPool]:
+def pool(ray_session: None, mini_corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerPool]:
     root = tmp_path_factory.mktemp("ray")
     with WorkerPool(2, mini_corpus.root, share_corpus=True, root=root) as workers:
         yield workers
@@ -42,9 +40,7 @@ def pool(
 
 
 @contextmanager
-def sabotage(
-    pool: WorkerPool, action: Callable[[int, int], None], every: bool = False
-) -> Iterator[list[int]]:
+def sabotage(pool: WorkerPool, action: Callable[[int, int], None], every: bool = False) -> Iterator[list[int]]:
     """Run `action(compiler_pid, worker_pid)` on the first interactive compile under the pool's root
     (or on `every` one) while the block runs; yields the worker pids acted on."""
     root, hits, stop = Path(pool._root), [], threading.Event()
@@ -97,9 +93,7 @@ def test_trajectories_match_local_episodes_and_stream_to_parquet(
 
 
 def test_torchscript_policy_travels_through_the_object_store(pool: WorkerPool) -> None:
-    torch = pytest.importorskip(
-        "torch", reason="TorchScript policies need torch (the agents extra)"
-    )
+    torch = pytest.importorskip("torch", reason="TorchScript policies need torch (the agents extra)")
 
     class InlineSmallCallees(torch.nn.Module):
         def forward(self, observation: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -114,9 +108,7 @@ def test_torchscript_policy_travels_through_the_object_store(pool: WorkerPool) -
 
 
 def test_killed_worker_mid_episode_is_retried_elsewhere(pool: WorkerPool, tmp_path: Path) -> None:
-    pool.spaces(
-        "inlining", False, None
-    )  # the dataset's schema: a compile the watcher must not kill
+    pool.spaces("inlining", False, None)  # the dataset's schema: a compile the watcher must not kill
     out = tmp_path / "rollouts.parquet"
     with sabotage(pool, lambda compiler, worker: os.kill(worker, signal.SIGKILL)) as killed:
         outcomes = list(collect("random", BENCHMARKS * 2, pool, out=out, progress=False))
@@ -155,14 +147,10 @@ def test_failures_are_reported_with_their_cause(pool: WorkerPool, tmp_path: Path
     out = tmp_path / "failed.parquet"
     eviction = RolloutSettings(task="regalloc_eviction")
     [unfit] = list(collect("llvm-default", ["nbody"], pool, eviction, out=out, progress=False))
-    assert (
-        not unfit.ok and unfit.attempts == 1 and unfit.faults[0].type == "InvalidPolicy"
-    )  # not retried
+    assert not unfit.ok and unfit.attempts == 1 and unfit.faults[0].type == "InvalidPolicy"  # not retried
     assert read_episodes(out).to_pandas()["error_type"].tolist() == ["InvalidPolicy"]
     with sabotage(pool, lambda compiler, worker: os.kill(compiler, signal.SIGSTOP), every=True):
-        [hung] = list(
-            collect("never", ["nbody"], pool, QUICK_TIMEOUTS, max_attempts=2, progress=False)
-        )
+        [hung] = list(collect("never", ["nbody"], pool, QUICK_TIMEOUTS, max_attempts=2, progress=False))
     assert not hung.ok and [f.type for f in hung.faults] == ["CompilerTimeout", "CompilerTimeout"]
 
 

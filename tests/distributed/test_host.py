@@ -22,10 +22,7 @@ def test_sweep_removes_dead_workers_and_kills_their_processes(tmp_path: Path) ->
     stale = tmp_path / f"worker-{_dead_pid()}-123-abc"
     (stale / "tmp").mkdir(parents=True)
     orphan = subprocess.Popen(["sleep", "60"], cwd=stale / "tmp", start_new_session=True)
-    live = (
-        tmp_path
-        / f"worker-{os.getpid()}-{Path('/proc/self/stat').read_text().rsplit(')', 1)[1].split()[19]}-def"
-    )
+    live = tmp_path / f"worker-{os.getpid()}-{Path('/proc/self/stat').read_text().rsplit(')', 1)[1].split()[19]}-def"
     live.mkdir()
     foreign = tmp_path / "worker-notours"
     foreign.mkdir()
@@ -34,14 +31,10 @@ def test_sweep_removes_dead_workers_and_kills_their_processes(tmp_path: Path) ->
     assert not stale.exists() and live.exists() and foreign.exists()
 
 
-def test_service_host_keeps_every_file_in_its_directory(
-    mini_corpus: Corpus, tmp_path: Path
-) -> None:
+def test_service_host_keeps_every_file_in_its_directory(mini_corpus: Corpus, tmp_path: Path) -> None:
     host = ServiceHost(mini_corpus.root, tmp_path)
     try:
-        request = pb.StartSessionRequest(
-            benchmark="sha256", config=pb.CompileConfig(task="inlining")
-        )
+        request = pb.StartSessionRequest(benchmark="sha256", config=pb.CompileConfig(task="inlining"))
         session = host.connection.call("StartSession", request)
         assert any(host.directory.glob("tmp/mlgo-session-*"))
         host.connection.call("EndSession", pb.EndSessionRequest(session_id=session.session_id))

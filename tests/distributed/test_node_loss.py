@@ -53,9 +53,7 @@ cluster.shutdown()
 
 
 @pytest.mark.slow
-def test_lost_node_episodes_run_again_on_the_other_nodes(
-    mini_corpus: Corpus, tmp_path: Path
-) -> None:
+def test_lost_node_episodes_run_again_on_the_other_nodes(mini_corpus: Corpus, tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parents[2]
     args = [sys.executable, "-c", SCRIPT, str(mini_corpus.root), str(tmp_path / "ray"), str(repo)]
     result = subprocess.run(args, capture_output=True, text=True, timeout=600)
@@ -64,10 +62,6 @@ def test_lost_node_episodes_run_again_on_the_other_nodes(
     report = json.loads(line.removeprefix("RESULT "))
     [lost] = report["lost"]
     outcomes = report["outcomes"]
-    assert sorted(o["episode"] for o in outcomes) == list(range(6)) and all(
-        o["ok"] for o in outcomes
-    )
+    assert sorted(o["episode"] for o in outcomes) == list(range(6)) and all(o["ok"] for o in outcomes)
     assert any(o["faults"] == ["WorkerDied"] for o in outcomes)
-    assert not any(
-        lost.startswith(o["worker"].split("@")[1].split(":")[0]) for o in outcomes if o["faults"]
-    )
+    assert not any(lost.startswith(o["worker"].split("@")[1].split(":")[0]) for o in outcomes if o["faults"])

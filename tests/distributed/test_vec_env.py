@@ -13,9 +13,7 @@ from mlgo_env.corpus import Corpus
 from .conftest import NO_RAY
 
 ray = pytest.importorskip("ray", reason=NO_RAY)
-sb3 = pytest.importorskip(
-    "stable_baselines3", reason="the VecEnv needs the agents extra (stable-baselines3)"
-)
+sb3 = pytest.importorskip("stable_baselines3", reason="the VecEnv needs the agents extra (stable-baselines3)")
 
 from mlgo_env.distributed.vec_env import RayVecEnv  # noqa: E402
 
@@ -26,9 +24,7 @@ def test_ppo_learns_on_ray_sub_environments_and_survives_a_dead_actor(
     make = functools.partial(gym.make, "mlgo/Inlining-v0", benchmark="nbody", reward="size")
     venv = RayVecEnv([make, make], corpus=mini_corpus.root, root=worker_root)
     try:
-        assert [
-            p.name for p in worker_root.glob("corpus-*") if p.is_dir()
-        ]  # shipped, unpacked once
+        assert [p.name for p in worker_root.glob("corpus-*") if p.is_dir()]  # shipped, unpacked once
         model = sb3.PPO("MultiInputPolicy", venv, n_steps=16, batch_size=16, n_epochs=1, seed=0)
         model.learn(total_timesteps=32)
         assert model.num_timesteps == 32

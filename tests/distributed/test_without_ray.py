@@ -9,15 +9,11 @@ BLOCK_RAY = "import sys; sys.modules['ray'] = None; "
 
 
 def _python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", BLOCK_RAY + code], capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, "-c", BLOCK_RAY + code], capture_output=True, text=True, timeout=120)
 
 
 def test_connect_names_the_extra() -> None:
-    result = _python(
-        "from mlgo_env.distributed import connect\ntry:\n connect()\nexcept ImportError as e:\n print(e)"
-    )
+    result = _python("from mlgo_env.distributed import connect\ntry:\n connect()\nexcept ImportError as e:\n print(e)")
     assert result.returncode == 0, result.stderr
     assert "pip install 'mlgo-env[distributed]'" in result.stdout
 
