@@ -72,11 +72,13 @@ class Args:
 def margin_teacher(encoder: FeatureEncoder) -> bytes:
     """TorchScript of LLVM's cost rule: inline iff ``threshold - cost_estimate > 0``."""
     net = PolicyNet(encoder, 2, ())
+    layer = net.head[0]
+    assert isinstance(layer, torch.nn.Linear)
     with torch.no_grad():
-        net.head[0].weight.zero_()
-        net.head[0].bias.zero_()
-        net.head[0].weight[1, encoder.out_features - 1] = 1.0  # the margin is the last input
-        net.head[0].bias[1] = -1e-3  # a zero margin (cost == threshold) does not inline
+        layer.weight.zero_()
+        layer.bias.zero_()
+        layer.weight[1, encoder.out_features - 1] = 1.0  # the margin is the last input
+        layer.bias[1] = -1e-3  # a zero margin (cost == threshold) does not inline
     return to_torchscript(greedy_from_net(net))
 
 
@@ -133,9 +135,17 @@ def main(args: Args) -> PolicyNet:
     writer = make_writer(Path(args.runs_dir) / run_name(args.env_id, args.exp_name, args.seed), args)
     seed_everything(args.seed)
     benchmarks = list(args.benchmarks) or list_benchmarks(args.split)
-    env_kwargs = {"opt_level": args.opt_level, "include_default": True, "reward": "size", "service": args.service}
+    # LLVM's decision is only needed (and only sent) for the llvm-default teacher; asking for it
+    # on LLVM 19 costs the callee_basic_block_count feature (see InliningTask.repair_observation).
+    include_default = args.teacher == "llvm-default"
+    env_kwargs = {
+        "opt_level": args.opt_level,
+        "include_default": include_default,
+        "reward": "size",
+        "service": args.service,
+    }
     with RolloutPool(args.env_id, workers=args.workers, **env_kwargs) as pool:
-        net = PolicyNet(encoder_for(pool.env.observation_space), int(pool.env.action_space.n), args.hidden)
+        net = PolicyNet(encoder_for(pool.observation_space), pool.action_count, args.hidden)
         observations, actions = collect(pool, teacher_policy(args.teacher, net.encoder), benchmarks)
     print(f"{len(actions)} decisions from {len(benchmarks)} programs; teacher inlines {actions.mean():.1%}")
     accuracy = fit(net, observations, actions, args, writer)

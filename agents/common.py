@@ -158,6 +158,22 @@ class RolloutPool:
         self.workers = workers or os.cpu_count() or 2
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="rollout")
 
+    @property
+    def observation_space(self) -> gym.spaces.Dict:
+        """The environment's observation space (a Dict of the tensors LLVM declares)."""
+        space = self.env.observation_space
+        if not isinstance(space, gym.spaces.Dict):
+            raise TypeError(f"{self.env.spec.id if self.env.spec else self.env} has no Dict observation space")
+        return space
+
+    @property
+    def action_count(self) -> int:
+        """How many discrete actions the environment has."""
+        space = self.env.action_space
+        if not isinstance(space, gym.spaces.Discrete):
+            raise TypeError("ES and behavioural cloning need a Discrete action space")
+        return int(space.n)
+
     def rollout(self, policy: str | bytes, benchmark: str, seed: int = 0, observations: bool = False) -> dict:
         """One episode of `policy` on `benchmark` (see `CompilerEnv.rollout`)."""
         from mlgo_env.errors import MlgoEnvError
@@ -310,7 +326,7 @@ class ExportCallback(BaseCallback):
         return True
 
 
-def _new_model(algo: type[BaseAlgorithm], args: SB3Args, env: VecEnv, run_dir: Path) -> BaseAlgorithm:
+def _new_model(algo: Callable[..., BaseAlgorithm], args: SB3Args, env: VecEnv, run_dir: Path) -> BaseAlgorithm:
     """A fresh (Maskable)PPO with the signed-log extractor and every hyper-parameter from `args`."""
     policy_kwargs = {
         "features_extractor_class": SignedLogExtractor,

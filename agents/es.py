@@ -160,7 +160,7 @@ def es_gradient(epsilons: np.ndarray, fitness_plus: np.ndarray, fitness_minus: n
 
 def initial_net(args: Args, pool: RolloutPool) -> PolicyNet:
     """The policy network, zero-initialised (greedy: never inline) or loaded from `args.init`."""
-    net = PolicyNet(encoder_for(pool.env.observation_space), int(pool.env.action_space.n), args.hidden)
+    net = PolicyNet(encoder_for(pool.observation_space), pool.action_count, args.hidden)
     if args.init:
         net.load_state_dict(torch.load(args.init, map_location="cpu"))
     else:

@@ -26,7 +26,7 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,7 +173,7 @@ def make_policy(spec: str | bytes, task: str, seed: int) -> Callable | str:
 def compile_variants(
     benchmark: Benchmark,
     task: str,
-    policies: dict[str, str | bytes],
+    policies: Mapping[str, str | bytes],
     opt_level: str,
     workdir: Path,
     scorer: Scorer | None = None,
@@ -448,12 +448,12 @@ def main(args: Args) -> dict:
     if not args.skip_eviction:
         part_started = time.time()
         path = Path(args.eviction_policy) if args.eviction_policy else None
-        policy = load_policy(path)[0] if path is not None and path.is_file() else None
+        eviction_policy = load_policy(path)[0] if path is not None and path.is_file() else None
         benchmarks = [corpus.benchmark(n) for n in names]
         results["eviction_perf"] = {
-            "policy_path": str(path) if policy is not None else None,
+            "policy_path": str(path) if eviction_policy is not None else None,
             **evaluate_eviction(
-                policy,
+                eviction_policy,
                 benchmarks,
                 args.eviction_opt_level,
                 args.perf_reward,

@@ -95,7 +95,9 @@ def _learned_model_shipped() -> bool:
 
     spec = importlib.util.find_spec("mlgo_env")
     locations = spec.submodule_search_locations if spec else None
-    return bool(locations) and (Path(locations[0]) / "blocks" / "data" / "costmodel.pt").is_file()
+    if not locations:
+        return False
+    return (Path(locations[0]) / "blocks" / "data" / "costmodel.pt").is_file()
 
 
 # Registered only when the trained model ships with the package; imported on first use (torch).

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import capstone
 import numpy as np
@@ -46,7 +47,7 @@ class ModelResult:
 
 
 @functools.cache
-def _osaca() -> tuple[object, object, object]:
+def _osaca() -> tuple[Any, Any, Any]:
     from osaca.parser import ParserX86ATT
     from osaca.semantics import ArchSemantics, MachineModel
 
@@ -79,7 +80,9 @@ def osaca_cycles(code: bytes) -> float:
     return float(max(max(ports), lcd))
 
 
-def _timed(predict: Callable[[list[bytes]], Sequence[float]], blocks: list[bytes]) -> tuple[np.ndarray, float]:
+def _timed(
+    predict: Callable[[list[bytes]], Sequence[float] | np.ndarray], blocks: list[bytes]
+) -> tuple[np.ndarray, float]:
     start = time.perf_counter()
     out = np.asarray(predict(blocks), dtype=np.float64)
     return out, len(blocks) / max(time.perf_counter() - start, 1e-9)

@@ -148,9 +148,10 @@ def decode(code: bytes) -> list[Instruction] | None:
     for address, size, _, _ in _disassembler().disasm_lite(code, 0):
         out.append(_decode_one(code[address : address + size]))
         total += size
-    if total != len(code) or any(i is None for i in out):
+    decoded = [i for i in out if i is not None]
+    if total != len(code) or len(decoded) != len(out):
         return None
-    return out
+    return decoded
 
 
 @functools.lru_cache(maxsize=1 << 18)

@@ -42,7 +42,7 @@ class Batch(NamedTuple):
 
     def to(self, device: torch.device | str) -> Batch:
         """The batch on `device`."""
-        return Batch(*(t.to(device) if t is not None else None for t in self))
+        return Batch(*(t.to(device) if t is not None else None for t in self))  # type: ignore[arg-type]
 
 
 def collate(blocks: Sequence[EncodedBlock], targets: Sequence[float] | None = None) -> Batch:

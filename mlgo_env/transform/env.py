@@ -230,6 +230,7 @@ class TransformScheduleEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def encode(self, choice: Choice | None) -> np.ndarray:
         """The action that picks `choice` (None: "finish")."""
+        assert self.action_space.shape is not None
         action = np.zeros(self.action_space.shape, dtype=np.int64)
         if choice is not None:
             action[0] = 1 + self.step_names.index(choice.schedule.name)

@@ -343,7 +343,9 @@ def _skip_attributes(text: str, start: int) -> int:
 
 def _split_top_level(args: str) -> list[str]:
     """`args` split at commas outside brackets."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    depth = 0
+    current: list[str] = []
     for char in args:
         if char in "([{<":
             depth += 1
