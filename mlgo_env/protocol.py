@@ -130,12 +130,10 @@ class Channel:
         alive: returns False once the compiler process has exited (used to detect a compiler
             that dies before opening its end of the pipes).
         timeout: seconds to wait for any single message from the compiler.
-        spin: seconds to poll without sleeping before each wait (0: always sleep in select).
     """
 
-    def __init__(self, base: Path, alive: Callable[[], bool], timeout: float = 60.0, spin: float = 0.0) -> None:
+    def __init__(self, base: Path, alive: Callable[[], bool], timeout: float = 60.0) -> None:
         self.base = base
-        self.spin = spin
         self.alive = alive
         self.timeout = timeout
         self.header: ChannelHeader | None = None
@@ -166,13 +164,6 @@ class Channel:
     def _fill(self, deadline: float) -> bool:
         """Read what is available into the buffer; False on EOF after the writer connected."""
         assert self._out_fd is not None
-        if self.spin > 0:
-            # Poll briefly before sleeping in select: the next decision often arrives within
-            # microseconds, and a wake-up from select costs far more on a busy VM.
-            spin_until = time.perf_counter() + self.spin
-            while time.perf_counter() < spin_until:
-                if self._read_available():
-                    return True
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
