@@ -12,6 +12,7 @@ Benchmarks are named ``benchmark://<corpus>/<module>`` or just ``<module>``.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -138,7 +139,7 @@ class Corpus:
             )
         return name
 
-    @property
+    @functools.cached_property
     def _module_set(self) -> frozenset[str]:
         return frozenset(self.modules)
 

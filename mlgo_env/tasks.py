@@ -45,14 +45,12 @@ class Task(ABC):
 
 
 def _as_index(action: object) -> int:
-    value = np.asarray(action)
-    if (
-        value.size != 1
-        or not np.issubdtype(value.dtype, np.integer)
-        and not (np.issubdtype(value.dtype, np.floating) and float(value.reshape(-1)[0]).is_integer())
-    ):
-        raise InvalidAction(f"expected one integer action, got {action!r}")
-    return int(value.reshape(-1)[0])
+    value = np.asarray(action).reshape(-1)
+    if value.size == 1:
+        whole_float = np.issubdtype(value.dtype, np.floating) and float(value[0]).is_integer()
+        if np.issubdtype(value.dtype, np.integer) or whole_float:
+            return int(value[0])
+    raise InvalidAction(f"expected one integer action, got {action!r}")
 
 
 class InliningTask(Task):

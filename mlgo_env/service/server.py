@@ -85,7 +85,8 @@ def _handles_errors(method: Callable[..., Reply]) -> Callable[..., Reply]:
         try:
             return method(self, request, context)
         except (MlgoEnvError, ValueError, KeyError, TypeError) as exc:
-            message = str(exc) if not isinstance(exc, KeyError) or isinstance(exc, MlgoEnvError) else str(exc.args[0])
+            # A plain KeyError's str() is its argument in quotes; send the argument itself.
+            message = str(exc.args[0]) if type(exc) is KeyError and exc.args else str(exc)
             context.set_trailing_metadata(((ERROR_METADATA_KEY, error_name(exc)),))
             context.abort(status_of(exc), message)
         except Exception as exc:  # the service must answer, not die: report it as internal
