@@ -8,7 +8,9 @@ Teachers:
   at ``-Oz`` following it gives the same ``.text`` as plain ``-Oz`` on the programs checked here);
 - ``margin``: LLVM's cost rule rebuilt from the features, inline iff ``cost_estimate < threshold``
   (a different and, for size, better rule than the default; see `margin_teacher`);
-- a path to a TorchScript policy.
+- a path to a TorchScript policy;
+- a path to ``.npz`` labels from ``agents/search.py --output``: the best decisions a search found on
+  each training program (expert iteration).
 
 The output state dict loads into ``agents/es.py --init`` and ``agents/ppo_inlining.py --init``.
 
@@ -30,7 +32,8 @@ from torch import nn
 from tqdm import tqdm
 
 from agents.common import RolloutPool, list_benchmarks, make_writer, parse_args, run_name, seed_everything
-from agents.policy_net import FeatureEncoder, PolicyNet, encoder_for, greedy_from_net, to_torchscript
+from agents.policy_net import FeatureEncoder, PolicyNet, greedy_from_net, policy_net_for, to_torchscript
+from agents.search import load_labels
 
 
 @dataclass
@@ -44,7 +47,7 @@ class Args:
     env_id: str = "mlgo/Inlining-v0"
     """the environment id"""
     teacher: str = "llvm-default"
-    """llvm-default (LLVM's inlining_default feature), margin (cost_estimate < threshold), or a TorchScript .pt"""
+    """llvm-default (LLVM's own decision), margin (cost_estimate < threshold), a TorchScript .pt, or search .npz"""
     opt_level: str = "-Oz"
     """the optimisation level of the teacher's compiles"""
     split: str = "train"
@@ -72,8 +75,9 @@ class Args:
 def margin_teacher(encoder: FeatureEncoder) -> bytes:
     """TorchScript of LLVM's cost rule: inline iff ``threshold - cost_estimate > 0``."""
     net = PolicyNet(encoder, 2, ())
+    assert isinstance(net.head, nn.Sequential)
     layer = net.head[0]
-    assert isinstance(layer, torch.nn.Linear)
+    assert isinstance(layer, nn.Linear)
     with torch.no_grad():
         layer.weight.zero_()
         layer.bias.zero_()
@@ -82,10 +86,10 @@ def margin_teacher(encoder: FeatureEncoder) -> bytes:
     return to_torchscript(greedy_from_net(net))
 
 
-def teacher_policy(teacher: str, encoder: FeatureEncoder) -> str | bytes:
+def teacher_policy(teacher: str, encoder: nn.Module) -> str | bytes:
     """The teacher as the service's Rollout takes it: a built-in name or TorchScript bytes."""
     if teacher == "margin":
-        if not encoder.derived_a:
+        if not isinstance(encoder, FeatureEncoder) or not encoder.derived_a:
             raise ValueError("the margin teacher needs the threshold and cost_estimate features (inlining)")
         return margin_teacher(encoder)
     if teacher.endswith(".pt"):
@@ -145,9 +149,12 @@ def main(args: Args) -> PolicyNet:
         "service": args.service,
     }
     with RolloutPool(args.env_id, workers=args.workers, **env_kwargs) as pool:
-        net = PolicyNet(encoder_for(pool.observation_space), pool.action_count, args.hidden)
-        observations, actions = collect(pool, teacher_policy(args.teacher, net.encoder), benchmarks)
-    print(f"{len(actions)} decisions from {len(benchmarks)} programs; teacher inlines {actions.mean():.1%}")
+        net = policy_net_for(pool.observation_space, pool.action_count, args.hidden)
+        if args.teacher.endswith(".npz"):
+            observations, actions = load_labels(Path(args.teacher))
+        else:
+            observations, actions = collect(pool, teacher_policy(args.teacher, net.encoder), benchmarks)
+    print(f"{len(actions)} decisions; the teacher inlines {actions.mean():.1%}")
     accuracy = fit(net, observations, actions, args, writer)
     print(f"accuracy on the teacher's decisions: {accuracy:.1%}")
     writer.close()

@@ -30,6 +30,7 @@ from agents.policy_net import SignedLogExtractor, export_sb3_policy, load_into_s
 __all__ = [
     "POLICY_DIR",
     "ExportCallback",
+    "ExperimentArgs",
     "SB3Args",
     "build_vec_env",
     "train_sb3",
@@ -174,6 +175,11 @@ class RolloutPool:
             raise TypeError("ES and behavioural cloning need a Discrete action space")
         return int(space.n)
 
+    @property
+    def task_name(self) -> str:
+        """The decision the environment asks (``inlining``, ``regalloc_eviction``, ...)."""
+        return str(self.env.unwrapped.task.name)  # type: ignore[attr-defined]
+
     def rollout(self, policy: str | bytes, benchmark: str, seed: int = 0, observations: bool = False) -> dict:
         """One episode of `policy` on `benchmark` (see `CompilerEnv.rollout`)."""
         from mlgo_env.errors import MlgoEnvError
@@ -222,13 +228,13 @@ def load_policy(path: Path) -> tuple[bytes, dict[str, Any]]:
 
 
 @dataclasses.dataclass
-class SB3Args:
-    """Flags shared by the PPO scripts (each script subclasses this with its own defaults)."""
+class ExperimentArgs:
+    """Flags every training script shares (each script's ``Args`` adds its own and sets defaults)."""
 
-    exp_name: str = "ppo"
+    exp_name: str = "experiment"
     """the name of this experiment"""
     seed: int = 1
-    """seed of the experiment (torch, numpy, the environments' benchmark picks)"""
+    """seed of the experiment (torch, numpy, the benchmark picks)"""
     env_id: str = "mlgo/Inlining-v0"
     """the environment id"""
     reward: str = "size"
@@ -236,7 +242,27 @@ class SB3Args:
     opt_level: str = "-Oz"
     """the optimisation level (the reward's baseline is the same level without the advisor)"""
     split: str = "train"
-    """the corpus split random resets pick from"""
+    """the corpus split the training programs come from"""
+    benchmarks: tuple[str, ...] = ()
+    """train on these benchmarks instead of the whole split"""
+    init: str = ""
+    """a PolicyNet state dict to start from (e.g. behavioral_cloning.py --output)"""
+    service: str | None = None
+    """address of a running compiler service (default: an embedded one)"""
+    runs_dir: str = "runs"
+    """where TensorBoard logs and checkpoints go"""
+    resume: str = ""
+    """a checkpoint to continue training from"""
+    output: str = ""
+    """write the final greedy policy as TorchScript (+ .json metadata) here"""
+
+
+@dataclasses.dataclass
+class SB3Args(ExperimentArgs):
+    """Flags shared by the PPO scripts (each script subclasses this with its own defaults)."""
+
+    exp_name: str = "ppo"
+    """the name of this experiment"""
     benchmarks: tuple[str, ...] = ()
     """pin each worker to one of these benchmarks (round robin) instead of random picks from the split"""
     total_timesteps: int = 50_000
@@ -267,16 +293,10 @@ class SB3Args:
     """stop an update early past this KL divergence (None: never)"""
     net_arch: tuple[int, ...] = (64, 64)
     """hidden layers of the policy and value networks"""
-    init: str = ""
-    """a PolicyNet state dict (behavioral_cloning.py --output) to start the actor from"""
     checkpoint_freq: int = 5_000
     """save the model every this many steps (in total over the environments)"""
-    runs_dir: str = "runs"
-    """where TensorBoard logs and checkpoints go"""
     resume: str = ""
     """a saved model .zip to continue training from"""
-    output: str = ""
-    """write the final greedy policy as TorchScript (+ .json metadata) here"""
     service: str | None = None
     """address of a running compiler service (default: one embedded service per environment)"""
     progress_bar: bool = True

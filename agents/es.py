@@ -8,9 +8,16 @@ reduction vs ``-Oz``); both members of a pair see the same programs. The gradien
 centred ranks of the fitnesses (robust to the heavy-tailed per-program rewards) and Adam ascends it.
 Every ``eval_every`` generations θ is scored on every training program and the best θ is kept.
 
+Inlining policies map the call site's features to two logits. Eviction policies
+(``--env-id mlgo/RegallocEviction-v0``) score every candidate register with one shared scorer and
+pick the best legal one (`agents.policy_net.CandidateEncoder`): about twenty weights for a linear
+scorer, few enough for ES. Zero weights tie every candidate, so the first legal one is evicted.
+
 Usage::
 
     python -m agents.es --generations 30 --output agents/policies/inlining_size.pt
+    python -m agents.es --env-id mlgo/RegallocEviction-v0 --reward perf_model --opt-level=-O2 \
+        --output agents/policies/eviction_perf.pt
     tensorboard --logdir runs
 
 Resume with ``--resume runs/<run>/checkpoint.pt``.
@@ -31,6 +38,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from tqdm import tqdm
 
 from agents.common import (
+    ExperimentArgs,
     RolloutPool,
     geomean_reduction,
     list_benchmarks,
@@ -40,27 +48,17 @@ from agents.common import (
     save_policy,
     seed_everything,
 )
-from agents.policy_net import PolicyNet, encoder_for, greedy_from_net
+from agents.policy_net import PolicyNet, density_rule, greedy_from_net, mask_feature_of, policy_net_for
 
 
 @dataclass
-class Args:
-    """Train an inlining policy with antithetic evolution strategies over whole compiles."""
+class Args(ExperimentArgs):
+    """Train a policy with antithetic evolution strategies over whole compiles."""
 
     exp_name: str = "es"
     """the name of this experiment"""
     seed: int = 1
     """seed of the perturbations and of the benchmark batches"""
-    env_id: str = "mlgo/Inlining-v0"
-    """the environment id (its rollout mode runs the candidates)"""
-    reward: str = "size"
-    """the reward (see rewards.available())"""
-    opt_level: str = "-Oz"
-    """the optimisation level the programs are compiled at (the baseline is the same level without the advisor)"""
-    split: str = "train"
-    """the corpus split the programs come from"""
-    benchmarks: tuple[str, ...] = ()
-    """train on these benchmarks instead of the whole split"""
     generations: int = 30
     """the number of ES generations"""
     population: int = 8
@@ -72,17 +70,16 @@ class Args:
     learning_rate: float = 0.05
     """Adam step size on the ES gradient"""
     hidden: tuple[int, ...] = ()
-    """hidden layer widths of the policy (none: a linear policy over signed-log features)"""
+    """hidden layer widths of the policy (none: a linear policy; eviction scores each candidate with it)"""
     init: str = ""
-    """a PolicyNet state dict to start from (e.g. behavioral_cloning.py's output); empty: zeros"""
+    """a PolicyNet state dict to start from (e.g. behavioral_cloning.py's output); density-rule: LLVM-like
+    eviction (see policy_net.density_rule); empty: zeros"""
+    rule_bias: float = 0.15
+    """with --init density-rule: the score bonus of keeping the live range (evicting nothing)"""
     eval_every: int = 5
     """score θ on every training program every this many generations (keeps the best)"""
     workers: int = 2
     """compiles running at once (one per core)"""
-    service: str | None = None
-    """address of a running compiler service (default: an embedded one)"""
-    runs_dir: str = "runs"
-    """where TensorBoard logs and checkpoints go"""
     resume: str = ""
     """a checkpoint.pt to resume from"""
     output: str = ""
@@ -122,9 +119,9 @@ class Adam:
 class Exporter:
     """Turns a weight vector into TorchScript bytes: the net is scripted once, weights swapped in."""
 
-    def __init__(self, net: PolicyNet) -> None:
+    def __init__(self, net: PolicyNet, mask_feature: str = "") -> None:
         self.net = net
-        self.scripted = torch.jit.script(greedy_from_net(net).eval())
+        self.scripted = torch.jit.script(greedy_from_net(net, mask_feature).eval())
 
     def __call__(self, theta: np.ndarray) -> bytes:
         """TorchScript bytes of the greedy policy with weights `theta`."""
@@ -159,9 +156,11 @@ def es_gradient(epsilons: np.ndarray, fitness_plus: np.ndarray, fitness_minus: n
 
 
 def initial_net(args: Args, pool: RolloutPool) -> PolicyNet:
-    """The policy network, zero-initialised (greedy: never inline) or loaded from `args.init`."""
-    net = PolicyNet(encoder_for(pool.observation_space), pool.action_count, args.hidden)
-    if args.init:
+    """The policy network: loaded from `args.init`, the eviction density rule, or zeros (never inline)."""
+    net = policy_net_for(pool.observation_space, pool.action_count, args.hidden)
+    if args.init == "density-rule":
+        density_rule(net, args.rule_bias)
+    elif args.init:
         net.load_state_dict(torch.load(args.init, map_location="cpu"))
     else:
         with torch.no_grad():
@@ -188,7 +187,7 @@ def main(args: Args) -> Path:
     env_kwargs = {"reward": args.reward, "opt_level": args.opt_level, "split": args.split, "service": args.service}
     with RolloutPool(args.env_id, workers=args.workers, **env_kwargs) as pool:
         net = initial_net(args, pool)
-        exporter = Exporter(net)
+        exporter = Exporter(net, mask_feature_of(pool.observation_space))
         theta = parameters_to_vector(net.parameters()).detach().numpy().astype(np.float64)
         adam = Adam(theta.size, args.learning_rate)
         start, best = 0, {"fitness": -np.inf, "theta": theta.copy(), "generation": -1}
@@ -219,8 +218,9 @@ def main(args: Args) -> Path:
             state.update(rng=rng.bit_generator.state, args=dataclasses.asdict(args))
             save_checkpoint(run_dir / "checkpoint.pt", state)
         best = evaluate_theta(pool, exporter, theta, benchmarks, args.generations, best, writer)
+        task_name = pool.task_name
     writer.close()
-    finish(args, net, exporter, best, benchmarks, run_dir)
+    finish(args, net, exporter, best, benchmarks, run_dir, task_name)
     return run_dir
 
 
@@ -244,21 +244,22 @@ def evaluate_theta(
     return best
 
 
-def finish(args: Args, net: PolicyNet, exporter: Exporter, best: dict, benchmarks: list[str], run_dir: Path) -> None:
+def finish(
+    args: Args, net: PolicyNet, exporter: Exporter, best: dict, benchmarks: list[str], run_dir: Path, task_name: str
+) -> None:
     """Save the best θ as a state dict and TorchScript ``policy.pt`` in the run dir (and at ``--output``)."""
     with torch.no_grad():
         vector_to_parameters(torch.as_tensor(best["theta"], dtype=torch.float32), net.parameters())
     torch.save(net.state_dict(), run_dir / "best_state_dict.pt")
     metadata = {
-        "task": "inlining" if "Inlining" in args.env_id else args.env_id,
+        "task": task_name,
         "trainer": "agents/es.py",
         "reward": args.reward,
         "opt_level": args.opt_level,
         "train_benchmarks": benchmarks,
         "train_geomean_reduction": best["fitness"],
         "best_generation": best["generation"],
-        "inputs": net.encoder.names
-        + [f"{a}-{b}" for a, b in zip(net.encoder.derived_a, net.encoder.derived_b, strict=True)],
+        "inputs": net.encoder.input_names(),
         "hidden": list(args.hidden),
         "args": dataclasses.asdict(args),
     }

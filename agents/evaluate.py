@@ -300,7 +300,7 @@ def evaluate_eviction(
         "policy": "given" if policy is not None else None,
         "policy_note": None
         if policy is not None
-        else "no eviction policy file was found (none is shipped yet): only the random policy is compared",
+        else "no eviction policy file was given or found: only the random policy is compared",
         "runtime": "rewards.runtime.measure_runtimes: "
         f"wall time, min of {repeats} interleaved runs after {warmup} warm-up round(s); spread = (max-min)/min",
         "per_program": per_program,

@@ -14,6 +14,7 @@ observation with the shapes LLVM declares and returns the int64 action.
 """
 
 import io
+import math
 from collections.abc import Sequence
 
 import torch
@@ -23,13 +24,17 @@ from torch import Tensor, nn
 
 __all__ = [
     "INLINING_DERIVED",
+    "CandidateEncoder",
     "FeatureEncoder",
     "GreedyPolicy",
     "PolicyNet",
     "SignedLogExtractor",
+    "density_rule",
     "encoder_for",
     "export_sb3_policy",
     "greedy_from_net",
+    "mask_feature_of",
+    "policy_net_for",
     "to_torchscript",
 ]
 
@@ -72,6 +77,10 @@ class FeatureEncoder(nn.Module):
         self.derived_b: list[str] = [b for _, b in derived]
         self.out_features = sum(self.sizes) + len(self.derived_a)
 
+    def input_names(self) -> list[str]:
+        """A name for every group of input columns (for the metadata of saved policies)."""
+        return self.names + [f"{a}-{b}" for a, b in zip(self.derived_a, self.derived_b, strict=True)]
+
     def forward(self, obs: dict[str, Tensor]) -> Tensor:
         """``(B, out_features)`` float32 features."""
         columns: list[Tensor] = []
@@ -81,6 +90,49 @@ class FeatureEncoder(nn.Module):
             difference = obs[self.derived_a[i]].reshape(-1, 1).double() - obs[self.derived_b[i]].reshape(-1, 1).double()
             columns.append(signed_log(difference))
         return torch.cat(columns, dim=1)
+
+
+class CandidateEncoder(nn.Module):
+    """Eviction features as one signed-log row per candidate register: ``(B, candidates, F)``.
+
+    LLVM describes each of the 33 eviction candidates by the same features (each declared
+    ``(1, 33)``), so one small scorer shared by all candidates is enough, and it has few enough
+    weights for ES. Scalar features (``progress``) are repeated for every candidate, and a last
+    column marks the final candidate: the live range being allocated, i.e. "evict nothing".
+
+    Args:
+        per_candidate: names of the features with one value per candidate.
+        scalars: names of the features with one value per decision.
+        candidates: the number of candidates (the action count).
+    """
+
+    per_candidate: list[str]
+    scalars: list[str]
+    is_current: Tensor
+
+    def __init__(self, per_candidate: Sequence[str], scalars: Sequence[str], candidates: int) -> None:
+        super().__init__()
+        self.per_candidate = list(per_candidate)
+        self.scalars = list(scalars)
+        self.candidates = candidates
+        self.names = self.per_candidate + self.scalars + ["is_current"]
+        self.out_features = len(self.names)
+        self.register_buffer("is_current", (torch.arange(candidates) == candidates - 1).float())
+
+    def input_names(self) -> list[str]:
+        """The name of every input column (for the metadata of saved policies)."""
+        return list(self.names)
+
+    def forward(self, obs: dict[str, Tensor]) -> Tensor:
+        """``(B, candidates, out_features)`` float32 features."""
+        columns: list[Tensor] = []
+        for name in self.per_candidate:
+            columns.append(signed_log(obs[name].reshape(-1, self.candidates)))
+        batch = columns[0].shape[0]
+        for name in self.scalars:
+            columns.append(signed_log(obs[name].reshape(-1, 1)).expand(batch, self.candidates))
+        columns.append(self.is_current.expand(batch, self.candidates))
+        return torch.stack(columns, dim=-1)
 
 
 def encoder_for(observation_space: spaces.Dict) -> FeatureEncoder:
@@ -109,20 +161,71 @@ def _mlp(in_features: int, hidden: Sequence[int], out_features: int) -> nn.Seque
 class PolicyNet(nn.Module):
     """Encoder + MLP giving one logit per action: ``(B, n_actions)``.
 
+    With a `CandidateEncoder` the MLP scores each candidate (one output, shared weights) and the
+    scores are the logits; otherwise it maps the whole feature row to `n_actions` logits.
+
     Args:
         encoder: the feature encoder.
         n_actions: 2 for inlining, 33 for eviction.
         hidden: hidden layer widths (``()``: a linear policy, what ES trains by default).
     """
 
-    def __init__(self, encoder: FeatureEncoder, n_actions: int, hidden: Sequence[int] = ()) -> None:
+    def __init__(self, encoder: FeatureEncoder | CandidateEncoder, n_actions: int, hidden: Sequence[int] = ()) -> None:
         super().__init__()
         self.encoder = encoder
-        self.head = _mlp(encoder.out_features, hidden, n_actions)
+        if isinstance(encoder, CandidateEncoder):
+            self.head: nn.Module = nn.Sequential(_mlp(encoder.out_features, hidden, 1), nn.Flatten(1))
+        else:
+            self.head = _mlp(encoder.out_features, hidden, n_actions)
 
     def forward(self, obs: dict[str, Tensor]) -> Tensor:
         """Logits, ``(B, n_actions)``."""
         return self.head(self.encoder(obs))
+
+
+def mask_feature_of(observation_space: spaces.Dict) -> str:
+    """The feature marking legal actions (eviction's ``mask``), or "" when every action is legal."""
+    return "mask" if "mask" in observation_space.spaces else ""
+
+
+def policy_net_for(observation_space: spaces.Dict, n_actions: int, hidden: Sequence[int] = ()) -> PolicyNet:
+    """The `PolicyNet` that suits a task: a per-candidate scorer for eviction, else a flat MLP."""
+    mask = mask_feature_of(observation_space)
+    if mask and math.prod(observation_space[mask].shape or ()) == n_actions:
+        per_candidate, scalars = [], []
+        for name, space in observation_space.spaces.items():
+            if name in EXCLUDED_FEATURES:
+                continue
+            size = math.prod(space.shape or ())
+            if size == n_actions and name != mask:
+                per_candidate.append(name)
+            elif size == 1:
+                scalars.append(name)
+        return PolicyNet(CandidateEncoder(per_candidate, scalars, n_actions), n_actions, hidden)
+    return PolicyNet(encoder_for(observation_space), n_actions, hidden)
+
+
+def density_rule(net: PolicyNet, current_bias: float = 0.15) -> PolicyNet:
+    """Set a linear candidate scorer to an LLVM-like eviction rule (ES's warm start for eviction).
+
+    LLVM's greedy allocator evicts the interference of least spill weight, and only when it weighs
+    less than the live range being allocated. The scorer's nearest linear form: score each
+    candidate by minus its ``use_def_density`` (spill weight per size), with a small bonus for
+    the live range itself (the last candidate: evict nothing). Several training programs compile
+    to the same code as with LLVM's default advisor (see agents/policies/README.md for the bias).
+    """
+    encoder = net.encoder
+    if not isinstance(encoder, CandidateEncoder) or "use_def_density" not in encoder.names:
+        raise ValueError("the density rule needs a candidate scorer over the eviction features")
+    layer = net.head[0][0] if isinstance(net.head, nn.Sequential) and isinstance(net.head[0], nn.Sequential) else None
+    if not isinstance(layer, nn.Linear):
+        raise ValueError("the density rule sets a linear scorer: build the net with hidden=()")
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.bias.zero_()
+        layer.weight[0, encoder.names.index("use_def_density")] = -1.0
+        layer.weight[0, encoder.names.index("is_current")] = current_bias
+    return net
 
 
 class GreedyPolicy(nn.Module):
@@ -134,7 +237,7 @@ class GreedyPolicy(nn.Module):
         mask_feature: the feature marking legal actions (eviction's ``mask``); "" for none.
     """
 
-    def __init__(self, encoder: FeatureEncoder, head: nn.Module, mask_feature: str = "") -> None:
+    def __init__(self, encoder: nn.Module, head: nn.Module, mask_feature: str = "") -> None:
         super().__init__()
         self.encoder = encoder
         self.head = head

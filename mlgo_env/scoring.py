@@ -42,6 +42,7 @@ class Scorer:
             compile_timeout=options.compile_timeout,
         )
         self._baselines: dict[str, float] = {}
+        self._benchmark_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     @property
@@ -50,21 +51,29 @@ class Scorer:
         return self.options.artifacts
 
     def baseline_cost(self, benchmark: Benchmark) -> float:
-        """Cost of `benchmark` compiled by LLVM's heuristic (cached)."""
+        """Cost of `benchmark` compiled by LLVM's heuristic (cached; computed once even when asked at once)."""
         with self._lock:
             if benchmark.uri in self._baselines:
                 return self._baselines[benchmark.uri]
-        workdir = Path(tempfile.mkdtemp(prefix="mlgo-baseline-"))
-        try:
-            cost = self.reward.cost(compile_baseline(self.toolchain, benchmark, self.options, workdir))
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-        with self._lock:
-            self._baselines[benchmark.uri] = cost
+            benchmark_lock = self._benchmark_locks.setdefault(benchmark.uri, threading.Lock())
+        with benchmark_lock:
+            if benchmark.uri in self._baselines:  # another thread computed it while this one waited
+                return self._baselines[benchmark.uri]
+            workdir = Path(tempfile.mkdtemp(prefix="mlgo-baseline-"))
+            try:
+                cost = self.reward.cost(compile_baseline(self.toolchain, benchmark, self.options, workdir))
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+            with self._lock:
+                self._baselines[benchmark.uri] = cost
         return cost
 
     def score(self, module: CompiledModule, benchmark: Benchmark) -> Score:
-        """Cost, baseline cost and reward of `module`."""
-        cost = self.reward.cost(module)
+        """Cost, baseline cost and reward of `module`.
+
+        The baseline is scored first, so a reward that profiles a program once (``perf_model``)
+        profiles LLVM's own build: the same executable every run, hence cached across processes.
+        """
         baseline = self.baseline_cost(benchmark)
+        cost = self.reward.cost(module)
         return Score(cost=cost, baseline_cost=baseline, reward=self.reward.reward(cost, baseline))

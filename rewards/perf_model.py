@@ -345,9 +345,11 @@ def profile_program(
             lines = parse_callgrind(stream)
     stored.parent.mkdir(parents=True, exist_ok=True)
     rows = [[file, line, c.instructions, c.executions, c.misses] for (file, line), c in lines.items()]
-    partial = stored.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps(rows))
-    partial.replace(stored)
+    # A private temporary name per writer: threads and processes may profile the same build at once.
+    handle, partial_name = tempfile.mkstemp(dir=stored.parent, prefix=stored.stem, suffix=".tmp")
+    with os.fdopen(handle, "w") as partial:
+        partial.write(json.dumps(rows))
+    Path(partial_name).replace(stored)
     return lines
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,31 @@ def test_scored_episode_compiles_at_the_baseline_level(mini_corpus, toolchain) -
     assert followed.score is not None and followed.score.reward == 0.0  # same compile as the -Oz baseline
     with pytest.raises(ValueError, match="baseline"):
         run_episode(benchmark, "inlining", "never", scorer=scorer, options=CompileOptions(opt_level="-O2"))
+
+
+def test_scorer_costs_the_baseline_before_the_variant(mini_corpus, toolchain) -> None:
+    """A reward that profiles a program once (perf_model) must see LLVM's own build first."""
+    from mlgo_env.scoring import Scorer
+    from rewards.base import CompiledModule, Reward
+    from rewards.size import text_size
+
+    class RecordingSize(Reward):
+        name = "recording-size"
+
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def cost(self, module: CompiledModule) -> float:
+            self.seen.append(module.object_path.name)
+            return float(text_size(module.object_path))
+
+    reward = RecordingSize()
+    scorer = Scorer(reward, toolchain, CompileOptions(opt_level="-Oz"))
+    run_episode(mini_corpus.benchmark("sha256"), "inlining", "never", scorer=scorer, toolchain=toolchain)
+    assert len(reward.seen) == 2 and reward.seen[0].startswith("baseline"), reward.seen
+
+    reward.seen.clear()
+    scorer = Scorer(reward, toolchain, CompileOptions(opt_level="-Oz"))
+    with ThreadPoolExecutor(max_workers=4) as pool:  # asked at once, computed once
+        costs = set(pool.map(lambda _: scorer.baseline_cost(mini_corpus.benchmark("sha256")), range(4)))
+    assert len(costs) == 1 and reward.seen == ["baseline.o"]

@@ -14,7 +14,16 @@ import torch
 import mlgo_env  # noqa: F401 - registers the environments
 from agents import behavioral_cloning, es, evaluate, ppo_eviction, ppo_inlining
 from agents.common import geomean_reduction, load_policy, parse_args
-from agents.policy_net import PolicyNet, encoder_for, greedy_from_net, signed_log, to_torchscript
+from agents.policy_net import (
+    CandidateEncoder,
+    PolicyNet,
+    density_rule,
+    encoder_for,
+    greedy_from_net,
+    policy_net_for,
+    signed_log,
+    to_torchscript,
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +43,11 @@ def eviction_env(service_address: str):
 def _random_net(env: gym.Env, hidden: tuple[int, ...] = (8,), seed: int = 0) -> PolicyNet:
     torch.manual_seed(seed)
     return PolicyNet(encoder_for(env.observation_space), int(env.action_space.n), hidden)
+
+
+def _candidate_net(env: gym.Env, seed: int = 0) -> PolicyNet:
+    torch.manual_seed(seed)
+    return policy_net_for(env.observation_space, int(env.action_space.n), (8,))
 
 
 def _python_actions(policy: torch.nn.Module, observations: dict[str, np.ndarray]) -> np.ndarray:
@@ -67,11 +81,37 @@ def test_encoder_batched_and_unbatched_agree(inlining_env: gym.Env) -> None:
     assert encoder.derived_a == ["threshold"]
 
 
-@pytest.mark.parametrize("fixture", ["inlining_env", "eviction_env"])
+def test_eviction_net_scores_every_candidate_with_shared_weights(eviction_env: gym.Env) -> None:
+    net = _candidate_net(eviction_env)
+    assert isinstance(net.encoder, CandidateEncoder)
+    assert "mask" not in net.encoder.names and "progress" in net.encoder.names
+    obs, _ = eviction_env.reset(options={"benchmark": "nbody"})
+    logits = net({k: torch.from_numpy(v) for k, v in obs.items()})
+    assert logits.shape == (1, eviction_env.action_space.n)
+    swapped = {k: torch.from_numpy(v.copy()) for k, v in obs.items()}
+    for name in net.encoder.per_candidate:  # swapping two candidates' features swaps their scores
+        swapped[name][..., [0, 1]] = swapped[name][..., [1, 0]]
+    assert torch.allclose(net(swapped)[0, [0, 1]], logits[0, [1, 0]])
+
+
+def test_density_rule_evicts_the_least_dense_legal_candidate(eviction_env: gym.Env) -> None:
+    net = density_rule(policy_net_for(eviction_env.observation_space, int(eviction_env.action_space.n)))
+    policy = greedy_from_net(net, mask_feature="mask").eval()
+    result = eviction_env.unwrapped.rollout(to_torchscript(policy), benchmark="nbody")
+    observations, actions = result["observations"], result["actions"].reshape(-1)
+    density = signed_log(torch.from_numpy(observations["use_def_density"].copy())).numpy().reshape(len(actions), -1)
+    score = -density + 0.15 * (np.arange(density.shape[1]) == density.shape[1] - 1)
+    score[observations["mask"].reshape(len(actions), -1) == 0] = -np.inf
+    np.testing.assert_array_equal(actions, score.argmax(axis=1))
+    assert (actions == density.shape[1] - 1).any() and (actions < density.shape[1] - 1).any(), "both kinds occur"
+
+
+@pytest.mark.parametrize("fixture", ["inlining_env", "eviction_env", "eviction_candidates"])
 def test_torchscript_rollout_equals_python_policy(fixture: str, request: pytest.FixtureRequest) -> None:
-    env = request.getfixturevalue(fixture)
-    is_eviction = fixture == "eviction_env"
-    python_policy = greedy_from_net(_random_net(env), mask_feature="mask" if is_eviction else "").eval()
+    env = request.getfixturevalue(fixture.replace("_candidates", "_env"))
+    is_eviction = fixture.startswith("eviction")
+    net = _candidate_net(env) if fixture == "eviction_candidates" else _random_net(env)
+    python_policy = greedy_from_net(net, mask_feature="mask" if is_eviction else "").eval()
     result = env.unwrapped.rollout(to_torchscript(python_policy), benchmark="sha256" if not is_eviction else "nbody")
     assert result["decisions"] > 0
     expected = _python_actions(python_policy, result["observations"])
@@ -146,6 +186,20 @@ def test_behavioral_cloning_then_es_and_ppo_warm_start(service_address: str, tmp
     assert metadata["train_geomean_reduction"] > -0.5
     resumed = dataclasses.replace(es_args, generations=2, resume=str(run_dir / "checkpoint.pt"), output="")
     es.main(resumed)
+
+
+def test_es_trains_an_eviction_policy_within_the_mask(service_address: str, tmp_path: Path, eviction_env) -> None:
+    es_args = es.Args(
+        env_id="mlgo/RegallocEviction-v0", opt_level="-O2", generations=1, population=1, benchmarks=("nbody",),
+        init="density-rule", eval_every=1, service=service_address, runs_dir=str(tmp_path),
+        output=str(tmp_path / "es.pt"),
+    )  # fmt: skip
+    es.main(es_args)
+    policy, metadata = load_policy(tmp_path / "es.pt")
+    assert metadata["task"] == "regalloc_eviction" and "is_current" in metadata["inputs"]
+    result = eviction_env.unwrapped.rollout(policy, benchmark="nbody")
+    masks = result["observations"]["mask"].reshape(result["decisions"], -1)
+    assert masks[np.arange(result["decisions"]), result["actions"].reshape(-1)].all(), "the export respects the mask"
 
 
 def test_ppo_warm_start_copies_the_cloned_actor(service_address: str, tmp_path: Path, inlining_env) -> None:

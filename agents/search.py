@@ -1,0 +1,251 @@
+"""Greedy local search over each program's inlining decisions: the headroom, and labels to clone.
+
+For every program the search starts from the best of a few whole-program policies (LLVM's own
+decisions, never inline, and optionally a saved TorchScript policy), then flips one decision at a
+time, in order, and keeps a flip when ``.text`` shrinks; it repeats passes until one improves
+nothing (or ``--passes`` is reached). A candidate is a list of decisions replayed by step index;
+past its end LLVM's own decision is used (a flip can change which call sites come later).
+
+Two uses:
+
+- **headroom**: what a per-program search finds on the test programs is a yardstick for a policy,
+  which must generalise from the training programs and never sees the test programs;
+- **labels**: the best decisions found on the training programs, with the observations a policy
+  sees (recorded again without ``include_default``), saved as ``.npz`` for
+  ``agents/behavioral_cloning.py --teacher PATH.npz`` (expert iteration: search, clone, repeat).
+
+Usage::
+
+    python -m agents.search --split test --json runs/headroom_test.json
+    python -m agents.search --split train --start-policy agents/policies/inlining_size.pt \
+        --output runs/search_labels.npz
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from tqdm import tqdm
+
+from agents.common import geomean_reduction, list_benchmarks, parse_args, short_name
+from mlgo_env.compilation import CompileOptions, compile_baseline
+from mlgo_env.corpus import Benchmark, Corpus, default_corpus
+from mlgo_env.episode import Trajectory, run_episode
+from mlgo_env.policies import Observation, Policy, torchscript_policy
+from mlgo_env.tasks import get_task
+from mlgo_env.toolchain import get_toolchain
+from rewards.size import text_size
+
+
+@dataclass
+class Args:
+    """Search each program's inlining decisions for the smallest .text (headroom and BC labels)."""
+
+    split: str = "test"
+    """the corpus split to search"""
+    benchmarks: tuple[str, ...] = ()
+    """search these benchmarks instead of the split"""
+    corpus: str = ""
+    """a corpus directory (default: the bundled programs)"""
+    opt_level: str = "-Oz"
+    """the optimisation level of every compile"""
+    start_policy: str = ""
+    """a TorchScript inlining policy to try as a starting point too (besides LLVM's and never-inline)"""
+    passes: int = 3
+    """at most this many passes of single flips over the decisions"""
+    workers: int = 2
+    """programs searched at once (one process each)"""
+    quick: bool = False
+    """one pass, and the four smallest test programs (a few minutes on 2 cores)"""
+    json: str = ""
+    """write the per-program results here as JSON"""
+    output: str = ""
+    """write the best decisions and their observations here (.npz) for behavioural cloning"""
+
+
+@dataclass
+class SearchResult:
+    """The best decisions found for one program."""
+
+    benchmark: str
+    plain_text: int
+    """``.text`` bytes of the plain compile (LLVM's heuristic without the advisor)"""
+    start: str
+    """the starting policy that was best"""
+    start_text: int
+    best_text: int
+    actions: list[int]
+    compiles: int
+    seconds: float
+
+    @property
+    def reduction(self) -> float:
+        """Relative ``.text`` reduction of the best decisions vs the plain compile."""
+        return 1.0 - self.best_text / self.plain_text
+
+
+def _replay(actions: Sequence[int]) -> Policy:
+    """Answer the i-th decision with ``actions[i]``; past the end, with LLVM's own decision."""
+    answers: Iterator[int] = iter(list(actions))
+
+    def policy(observation: Observation) -> int:
+        answer = next(answers, None)
+        return int(observation["inlining_default"].reshape(-1)[0]) if answer is None else answer
+
+    return policy
+
+
+def _compile(benchmark: Benchmark, policy: Policy | str, options: CompileOptions, include_default: bool) -> Trajectory:
+    return run_episode(
+        benchmark, "inlining", policy, options=options, include_default=include_default, record_observations=False
+    )
+
+
+def search_program(
+    benchmark: Benchmark, options: CompileOptions, start_policy: bytes | None, passes: int
+) -> SearchResult:
+    """Greedy single-flip search from the best starting policy (see the module docstring)."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="mlgo-search-") as workdir:
+        plain_text = text_size(compile_baseline(get_toolchain(), benchmark, options, Path(workdir)).object_path)
+    starts: dict[str, Policy | str] = {"llvm-default": "llvm-default", "never": "never"}
+    if start_policy is not None:
+        starts["start-policy"] = torchscript_policy(start_policy)
+    # Only LLVM's own decisions need include_default: on LLVM 19 it costs the policy a feature.
+    tried = {name: _compile(benchmark, p, options, name == "llvm-default") for name, p in starts.items()}
+    start = min(tried, key=lambda name: tried[name].text_size)
+    best, best_text = [int(a) for a in tried[start].actions], tried[start].text_size
+    compiles = len(tried)
+    for _ in range(passes):
+        improved, index = False, 0
+        while index < len(best):  # a kept flip can change how many decisions follow
+            candidate = best.copy()
+            candidate[index] = 1 - candidate[index]
+            trajectory = _compile(benchmark, _replay(candidate), options, include_default=True)
+            compiles += 1
+            if trajectory.text_size < best_text:
+                best, best_text, improved = [int(a) for a in trajectory.actions], trajectory.text_size, True
+            index += 1
+        if not improved:
+            break
+    return SearchResult(
+        benchmark=benchmark.name,
+        plain_text=plain_text,
+        start=start,
+        start_text=tried[start].text_size,
+        best_text=best_text,
+        actions=best,
+        compiles=compiles,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def record_labels(benchmark: Benchmark, actions: list[int], options: CompileOptions) -> Trajectory:
+    """Replay `actions` without ``include_default``: the observations exactly as a policy sees them."""
+    answers = iter(actions)
+    trajectory = run_episode(benchmark, get_task("inlining"), lambda observation: next(answers, 0), options=options)
+    if trajectory.decisions != len(actions):
+        raise RuntimeError(f"{benchmark.name}: the replay asked {trajectory.decisions} decisions, not {len(actions)}")
+    return trajectory
+
+
+SearchJob = tuple[str, str, str, bytes | None, int, bool]
+"""corpus dir, benchmark, opt level, start policy, passes, whether to record labels"""
+
+
+def _search_job(job: SearchJob) -> tuple[SearchResult, dict[str, np.ndarray] | None]:
+    corpus_dir, name, opt_level, start_policy, passes, labels = job
+    corpus = Corpus.load(corpus_dir) if corpus_dir else default_corpus()
+    benchmark = corpus.benchmark(name)
+    options = CompileOptions(opt_level=opt_level)
+    result = search_program(benchmark, options, start_policy, passes)
+    observations = record_labels(benchmark, result.actions, options).observations if labels else None
+    return result, observations
+
+
+def save_labels(path: Path, results: list[SearchResult], observations: list[dict[str, np.ndarray]]) -> None:
+    """Stacked observations (``obs.<feature>``), actions and each decision's program, as ``.npz``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"obs.{name}": np.concatenate([o[name] for o in observations]) for name in observations[0]}
+    arrays["actions"] = np.concatenate([np.asarray(r.actions, dtype=np.int64) for r in results])
+    arrays["programs"] = np.concatenate([np.full(len(r.actions), r.benchmark) for r in results])
+    np.savez_compressed(path, **cast(dict[str, Any], arrays))
+
+
+def load_labels(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The observations and actions written by `save_labels`."""
+    with np.load(path) as data:
+        observations = {key.removeprefix("obs."): data[key] for key in data.files if key.startswith("obs.")}
+        return observations, data["actions"]
+
+
+def print_table(results: list[SearchResult], console: Console | None = None) -> None:
+    """Per program: plain -Oz, the best start, the best found, and the geomean."""
+    table = Table(title=".text bytes: plain compile vs the best decisions a greedy search found")
+    table.add_column("program", no_wrap=True)
+    table.add_column("plain", justify="right")
+    table.add_column("best start", no_wrap=True)
+    for column in ("start", "found", "reduction", "compiles", "seconds"):
+        table.add_column(column, justify="right")
+    for r in results:
+        table.add_row(
+            r.benchmark, f"{r.plain_text:,}", r.start, f"{r.start_text:,}", f"{r.best_text:,}",
+            f"{r.reduction:+.1%}", str(r.compiles), f"{r.seconds:.0f}",
+        )  # fmt: skip
+    geomean = geomean_reduction(r.reduction for r in results)
+    table.add_row("geomean", "", "", "", "", f"{geomean:+.1%}", "", "")
+    (console or Console(width=110)).print(table)  # wide enough for every column, also when piped
+
+
+QUICK_BENCHMARKS = ("bfs_scc", "edit_distance", "hashtable", "regex_match")
+"""--quick: the four test programs with the fewest decisions."""
+
+
+def main(args: Args) -> list[SearchResult]:
+    """Search every program; print the table; write JSON and labels as asked."""
+    if args.benchmarks:
+        names = list(args.benchmarks)
+    elif args.quick:
+        names = list(QUICK_BENCHMARKS)
+    else:
+        names = list_benchmarks(args.split, args.corpus or None)
+    names = [short_name(n) for n in names]
+    passes = 1 if args.quick else args.passes
+    start_policy = Path(args.start_policy).read_bytes() if args.start_policy else None
+    jobs = [(args.corpus, name, args.opt_level, start_policy, passes, bool(args.output)) for name in names]
+    results: list[SearchResult] = []
+    observations: list[dict[str, np.ndarray]] = []
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        for result, recorded in tqdm(pool.map(_search_job, jobs), total=len(jobs), desc="search", unit="program"):
+            results.append(result)
+            if recorded is not None:
+                observations.append(recorded)
+    print_table(results)
+    if args.output:
+        save_labels(Path(args.output), results, observations)
+        print(f"wrote {sum(len(r.actions) for r in results)} labelled decisions to {args.output}")
+    if args.json:
+        summary = {
+            "opt_level": args.opt_level,
+            "passes": passes,
+            "start_policy": args.start_policy or None,
+            "geomean_reduction_vs_default": geomean_reduction(r.reduction for r in results),
+            "per_program": {r.benchmark: {**asdict(r), "reduction": r.reduction} for r in results},
+        }
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(summary, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    main(parse_args(Args))

@@ -1,0 +1,45 @@
+"""agents/search.py over real clang-19: the search never loses, replays reproduce it, labels clone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from agents import behavioral_cloning, search
+from mlgo_env.compilation import CompileOptions
+from mlgo_env.corpus import default_corpus
+
+
+def test_search_finds_no_larger_text_and_its_decisions_replay(tmp_path: Path) -> None:
+    benchmark = default_corpus().benchmark("knapsack")
+    options = CompileOptions(opt_level="-Oz")
+    result = search.search_program(benchmark, options, start_policy=None, passes=1)
+    assert result.start_text <= result.plain_text, "LLVM's own decisions (= the plain compile) are a start"
+    assert result.best_text <= result.start_text
+    assert result.compiles > 2, "the two starts, then flips"
+    replayed = search.record_labels(benchmark, result.actions, options)
+    assert replayed.text_size == result.best_text, "the labels are the decisions that gave the best size"
+    assert "inlining_default" not in replayed.observations, "labels hold what a policy sees"
+    search.save_labels(tmp_path / "labels.npz", [result], [replayed.observations])
+    observations, actions = search.load_labels(tmp_path / "labels.npz")
+    np.testing.assert_array_equal(actions, result.actions)
+    assert observations.keys() == replayed.observations.keys()
+
+
+def test_search_command_writes_json_and_labels_that_clone(service_address: str, tmp_path: Path) -> None:
+    args = search.Args(
+        benchmarks=("knapsack",), passes=1, workers=1, json=str(tmp_path / "s.json"), output=str(tmp_path / "l.npz")
+    )
+    (result,) = search.main(args)
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["per_program"]["knapsack"]["best_text"] == result.best_text
+    assert summary["geomean_reduction_vs_default"] == result.reduction
+    bc_args = behavioral_cloning.Args(
+        teacher=str(tmp_path / "l.npz"), hidden=(8,), epochs=20, service=service_address,
+        runs_dir=str(tmp_path), output=str(tmp_path / "bc.pt"),
+    )  # fmt: skip
+    behavioral_cloning.main(bc_args)
+    meta = json.loads((tmp_path / "bc.json").read_text())
+    assert meta["decisions"] == len(result.actions) and meta["accuracy"] > 0.5
