@@ -44,8 +44,10 @@ class ToolStatus:
 
 
 def _version(path: str) -> str:
+    """The tool's version line (run in a scratch folder: ``csmith --version`` writes platform.info)."""
     try:
-        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=20)
+        with tempfile.TemporaryDirectory(prefix="mlgo-doctor-") as scratch:
+            out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=20, cwd=scratch)
     except (OSError, subprocess.TimeoutExpired):
         return "?"
     text = (out.stdout or out.stderr).strip().splitlines()
