@@ -21,15 +21,14 @@ from mlgo_env.toolchain import Toolchain, get_toolchain
 from rewards.base import Artifact
 from rewards.size import object_sizes
 
-__all__ = ["Trajectory", "run_episode"]
+__all__ = ["EpisodeRecord", "Trajectory", "run_episode"]
 
 
 @dataclass
-class Trajectory:
-    """What one episode produced: every observation and action, sizes, and the score."""
+class EpisodeRecord:
+    """What every finished episode reports, wherever it ran: decisions, sizes, compile time."""
 
     benchmark: str
-    task: str
     observations: dict[str, np.ndarray]
     """Each feature stacked over decisions: shape ``(decisions, *declared shape)``."""
     actions: np.ndarray
@@ -37,6 +36,13 @@ class Trajectory:
     text_size: int
     object_size: int
     compile_seconds: float
+
+
+@dataclass
+class Trajectory(EpisodeRecord):
+    """An episode run here: the record plus the task, the score, and the kept files."""
+
+    task: str = ""
     score: Score | None = None
     object_path: Path | None = None
     executable_path: Path | None = None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlgo_env.episode import EpisodeRecord
 from mlgo_env.protocol import ChannelHeader, TensorSpec
 from mlgo_env.service.proto import pb
 
@@ -72,17 +73,9 @@ def header_from_pb(features: list[pb.TensorSpec], advice: pb.TensorSpec) -> Chan
 
 
 @dataclass
-class Rollout:
-    """One finished episode as the ``Rollout`` RPC returns it: observations, actions, sizes, reward."""
+class Rollout(EpisodeRecord):
+    """One finished episode as the ``Rollout`` RPC returns it: the record plus the reward, flat."""
 
-    benchmark: str
-    observations: dict[str, np.ndarray]
-    """Each feature stacked over decisions: shape ``(decisions, *declared shape)``."""
-    actions: np.ndarray
-    decisions: int
-    text_size: int
-    object_size: int
-    compile_seconds: float
     reward: float | None = None
     cost: float | None = None
     baseline_cost: float | None = None
