@@ -94,6 +94,8 @@ class Args:
     """timed runs of each binary (interleaved; the minimum is kept); --quick uses 7"""
     skip_eviction: bool = False
     """evaluate inlining only"""
+    headroom: str = ""
+    """agents/search.py --json output for the same programs, shown beside the policy as a per-program yardstick"""
     workers: int = 2
     """compiles running at once"""
     service: str | None = None
@@ -141,6 +143,23 @@ def evaluate_inlining(
         "ml_default": "the ML advisor answering every call site with LLVM's inlining_default feature",
         "per_program": per_program,
     }
+
+
+def add_headroom(inlining: dict, search: dict) -> None:
+    """Put a search's per-program reductions (agents/search.py --json) beside the policy's.
+
+    Raises:
+        ValueError: the search ran at another optimisation level or misses some programs.
+    """
+    if search.get("opt_level") != inlining["opt_level"]:
+        raise ValueError(f"the headroom search ran at {search.get('opt_level')}, not {inlining['opt_level']}")
+    missing = sorted(set(inlining["per_program"]) - set(search["per_program"]))
+    if missing:
+        raise ValueError(f"the headroom search lacks {', '.join(missing)}: run agents/search.py on the same programs")
+    for name, row in inlining["per_program"].items():
+        row["search_reduction_vs_default"] = search["per_program"][name]["reduction"]
+    inlining["search_geomean_reduction_vs_default"] = _geomean(inlining["per_program"], "search_reduction_vs_default")
+    inlining["search"] = "agents/search.py: greedy per-program search that sees each program (a yardstick)"
 
 
 def _geomean(per_program: dict[str, dict], key: str) -> float | None:
@@ -367,6 +386,9 @@ def print_tables(results: dict) -> None:
             "random_reduction_vs_default": inlining["random_geomean_reduction_vs_default"],
             "policy_reduction_vs_ml_default": inlining["geomean_reduction_vs_ml_default"],
         }
+        if "search_geomean_reduction_vs_default" in inlining:
+            columns["search (headroom)"] = "search_reduction_vs_default"
+            footer["search_reduction_vs_default"] = inlining["search_geomean_reduction_vs_default"]
         title = f"Inlining for size: .text reduction vs {inlining['default']}"
         _print_table(title, columns, inlining["per_program"], footer)
     eviction = results.get("eviction_perf")
@@ -403,7 +425,11 @@ def plot(results: dict, path: Path) -> None:
                 "random": "random_reduction_vs_default",
             }
             geomean = _pct(data["geomean_reduction_vs_default"])
-            title = f".text reduction vs plain {data['opt_level']} (geomean of the policy {geomean})"
+            title = f".text reduction vs plain {data['opt_level']} (geomean of the policy {geomean}"
+            if "search_geomean_reduction_vs_default" in data:
+                series["search (headroom)"] = "search_reduction_vs_default"
+                title += f", of the per-program search {_pct(data['search_geomean_reduction_vs_default'])}"
+            title += ")"
         else:
             series = {
                 f"{c} {kind}": f"{c}_{kind}_change"
@@ -447,6 +473,8 @@ def main(args: Args) -> dict:
             **evaluate_inlining(policy, names, args.inlining_opt_level, args.workers, args.seed, args.service),
             "seconds": time.time() - started,
         }
+        if args.headroom:
+            add_headroom(results["inlining_size"], json.loads(Path(args.headroom).read_text()))
     if not args.skip_eviction:
         part_started = time.time()
         path = Path(args.eviction_policy) if args.eviction_policy else None

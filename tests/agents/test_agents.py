@@ -232,6 +232,18 @@ def test_evaluate_inlining_writes_json_and_chart(service_address: str, tmp_path:
     assert (tmp_path / "eval.png").stat().st_size > 0
 
 
+def test_headroom_is_added_beside_the_policy_and_checked() -> None:
+    inlining = {"opt_level": "-Oz", "per_program": {"a": {"policy_reduction_vs_default": 0.01}, "b": {}}}
+    search = {"opt_level": "-Oz", "per_program": {"a": {"reduction": 0.1}, "b": {"reduction": 0.0}}}
+    evaluate.add_headroom(inlining, search)
+    assert inlining["per_program"]["a"]["search_reduction_vs_default"] == 0.1
+    assert inlining["search_geomean_reduction_vs_default"] == pytest.approx(geomean_reduction([0.1, 0.0]))
+    with pytest.raises(ValueError, match="-O2"):
+        evaluate.add_headroom(inlining, {**search, "opt_level": "-O2"})
+    with pytest.raises(ValueError, match="lacks b"):
+        evaluate.add_headroom(inlining, {"opt_level": "-Oz", "per_program": {"a": {"reduction": 0.1}}})
+
+
 def test_choose_perf_reward_says_when_it_falls_back() -> None:
     name, note = evaluate.choose_perf_reward("auto")
     assert name in evaluate.PERF_REWARDS + (None,)
