@@ -41,6 +41,7 @@ from agents.common import geomean_reduction, list_benchmarks, parse_args, short_
 from mlgo_env.compilation import CompileOptions, compile_baseline
 from mlgo_env.corpus import Benchmark, Corpus, default_corpus
 from mlgo_env.episode import Trajectory, run_episode
+from mlgo_env.errors import MlgoEnvError
 from mlgo_env.policies import Observation, Policy, torchscript_policy
 from mlgo_env.tasks import get_task
 from mlgo_env.toolchain import get_toolchain
@@ -163,14 +164,27 @@ SearchJob = tuple[str, str, str, bytes | None, int, bool]
 """corpus dir, benchmark, opt level, start policy, passes, whether to record labels"""
 
 
-def _search_job(job: SearchJob) -> tuple[SearchResult, dict[str, np.ndarray] | None]:
+@dataclass
+class JobOutcome:
+    """One program's search as a worker process returns it: the result, or why it failed."""
+
+    benchmark: str
+    result: SearchResult | None = None
+    observations: dict[str, np.ndarray] | None = None
+    error: str = ""
+
+
+def _search_job(job: SearchJob) -> JobOutcome:
     corpus_dir, name, opt_level, start_policy, passes, labels = job
     corpus = Corpus.load(corpus_dir) if corpus_dir else default_corpus()
     benchmark = corpus.benchmark(name)
     options = CompileOptions(opt_level=opt_level)
-    result = search_program(benchmark, options, start_policy, passes)
-    observations = record_labels(benchmark, result.actions, options).observations if labels else None
-    return result, observations
+    try:
+        result = search_program(benchmark, options, start_policy, passes)
+        observations = record_labels(benchmark, result.actions, options).observations if labels else None
+    except (MlgoEnvError, RuntimeError) as exc:  # a compiler failure, or a policy failing on an observation
+        return JobOutcome(name, error=f"{type(exc).__name__}: {exc}")
+    return JobOutcome(name, result, observations)
 
 
 def save_labels(path: Path, results: list[SearchResult], observations: list[dict[str, np.ndarray]]) -> None:
@@ -202,8 +216,9 @@ def print_table(results: list[SearchResult], console: Console | None = None) -> 
             r.benchmark, f"{r.plain_text:,}", r.start, f"{r.start_text:,}", f"{r.best_text:,}",
             f"{r.reduction:+.1%}", str(r.compiles), f"{r.seconds:.0f}",
         )  # fmt: skip
-    geomean = geomean_reduction(r.reduction for r in results)
-    table.add_row("geomean", "", "", "", "", f"{geomean:+.1%}", "", "")
+    if results:
+        geomean = geomean_reduction(r.reduction for r in results)
+        table.add_row("geomean", "", "", "", "", f"{geomean:+.1%}", "", "")
     (console or Console(width=110)).print(table)  # wide enough for every column, also when piped
 
 
@@ -212,26 +227,39 @@ QUICK_BENCHMARKS = ("bfs_scc", "edit_distance", "hashtable", "regex_match")
 
 
 def main(args: Args) -> list[SearchResult]:
-    """Search every program; print the table; write JSON and labels as asked."""
+    """Search every program; print the table; write JSON and labels as asked.
+
+    Bad input fails before any compile (an unknown benchmark, a start policy that is not
+    TorchScript); a program whose compile fails is reported and the others still finish.
+    """
+    corpus = Corpus.load(args.corpus) if args.corpus else default_corpus()
     if args.benchmarks:
         names = list(args.benchmarks)
     elif args.quick:
         names = list(QUICK_BENCHMARKS)
     else:
         names = list_benchmarks(args.split, args.corpus or None)
-    names = [short_name(n) for n in names]
+    names = [corpus.benchmark(short_name(n)).name for n in names]
     passes = 1 if args.quick else args.passes
     start_policy = Path(args.start_policy).read_bytes() if args.start_policy else None
+    if start_policy is not None:
+        torchscript_policy(start_policy)  # raises InvalidPolicy now, not in every worker
     jobs = [(args.corpus, name, args.opt_level, start_policy, passes, bool(args.output)) for name in names]
     results: list[SearchResult] = []
     observations: list[dict[str, np.ndarray]] = []
+    failed: dict[str, str] = {}
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        for result, recorded in tqdm(pool.map(_search_job, jobs), total=len(jobs), desc="search", unit="program"):
-            results.append(result)
-            if recorded is not None:
-                observations.append(recorded)
+        for outcome in tqdm(pool.map(_search_job, jobs), total=len(jobs), desc="search", unit="program"):
+            if outcome.result is None:
+                failed[outcome.benchmark] = outcome.error
+                continue
+            results.append(outcome.result)
+            if outcome.observations is not None:
+                observations.append(outcome.observations)
     print_table(results)
-    if args.output:
+    for name, error in failed.items():
+        print(f"{name}: failed, left out of the geomean: {error}")
+    if args.output and results:
         save_labels(Path(args.output), results, observations)
         print(f"wrote {sum(len(r.actions) for r in results)} labelled decisions to {args.output}")
     if args.json:
@@ -239,8 +267,9 @@ def main(args: Args) -> list[SearchResult]:
             "opt_level": args.opt_level,
             "passes": passes,
             "start_policy": args.start_policy or None,
-            "geomean_reduction_vs_default": geomean_reduction(r.reduction for r in results),
+            "geomean_reduction_vs_default": geomean_reduction(r.reduction for r in results) if results else None,
             "per_program": {r.benchmark: {**asdict(r), "reduction": r.reduction} for r in results},
+            "failed": failed,
         }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(summary, indent=1))

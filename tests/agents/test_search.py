@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from agents import behavioral_cloning, search
 from mlgo_env.compilation import CompileOptions
 from mlgo_env.corpus import default_corpus
+from mlgo_env.errors import BenchmarkNotFound, InvalidPolicy
 
 
 def test_search_finds_no_larger_text_and_its_decisions_replay(tmp_path: Path) -> None:
@@ -43,3 +45,22 @@ def test_search_command_writes_json_and_labels_that_clone(service_address: str, 
     behavioral_cloning.main(bc_args)
     meta = json.loads((tmp_path / "bc.json").read_text())
     assert meta["decisions"] == len(result.actions) and meta["accuracy"] > 0.5
+
+
+def test_bad_input_fails_before_any_compile(tmp_path: Path) -> None:
+    with pytest.raises(BenchmarkNotFound):
+        search.main(search.Args(benchmarks=("no_such_program",)))
+    (tmp_path / "junk.pt").write_bytes(b"not torchscript")
+    with pytest.raises(InvalidPolicy):
+        search.main(search.Args(benchmarks=("knapsack",), start_policy=str(tmp_path / "junk.pt")))
+
+
+def test_a_program_whose_search_fails_is_reported_not_fatal(tmp_path: Path) -> None:
+    eviction_policy = Path(__file__).parents[2] / "agents" / "policies" / "eviction_perf.pt"
+    args = search.Args(
+        benchmarks=("knapsack",), start_policy=str(eviction_policy), passes=1, workers=1, json=str(tmp_path / "s.json")
+    )
+    assert search.main(args) == []  # an eviction policy cannot answer inlining decisions
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert "knapsack" in summary["failed"] and summary["per_program"] == {}
+    assert summary["geomean_reduction_vs_default"] is None
