@@ -112,7 +112,9 @@ def evaluate_inlining(
 ) -> dict:
     """Size of the policy, ml-default and random against plain `opt_level`, per program and geomean."""
     contenders: dict[str, str | bytes] = {"policy": policy, "ml_default": "llvm-default", "random": "random"}
-    env_kwargs: dict[str, Any] = {"reward": "size", "opt_level": opt_level, "include_default": True, "service": service}
+    # No include_default: on LLVM 19 it costs the policy a feature (see InliningTask), and the
+    # service turns it on for the llvm-default policy by itself.
+    env_kwargs: dict[str, Any] = {"reward": "size", "opt_level": opt_level, "service": service}
     with RolloutPool("mlgo/Inlining-v0", workers=workers, **env_kwargs) as pool:
         jobs = [(p, b) for p in contenders.values() for b in benchmarks]
         results = pool.map(jobs, seed=seed)
