@@ -34,7 +34,9 @@ __all__ = [
     "SB3Args",
     "build_vec_env",
     "train_sb3",
+    "RayRolloutPool",
     "RolloutPool",
+    "rollout_pool",
     "geomean_reduction",
     "list_benchmarks",
     "load_policy",
@@ -204,6 +206,84 @@ class RolloutPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class RayRolloutPool:
+    """A `RolloutPool` whose compiles run on Ray workers, each owning a compiler service.
+
+    The same interface, so ES takes either: on a laptop a local Ray (one worker per core), on a
+    cluster its address. Episodes of a worker that dies run again on another
+    (`mlgo_env.distributed.collect`); an episode that still fails comes back with ``reward=None``
+    and an ``error``, as from `RolloutPool`.
+
+    Args:
+        env_id: the environment whose task, reward and options the rollouts use.
+        address: the Ray cluster (``"auto"``, ``"ray://host:10001"``); None: ``$RAY_ADDRESS`` or a
+            local Ray.
+        workers: Ray workers (default: one per CPU of the cluster).
+        env_kwargs: ``reward``, ``opt_level``, ``llvm_version``, ``corpus``, ``split``, ``service``
+            (the last two ignored: workers run their own services over the pool's corpus).
+    """
+
+    def __init__(self, env_id: str, address: str | None = None, workers: int | None = None, **env_kwargs: Any) -> None:
+        from mlgo_env.distributed import connect
+        from mlgo_env.distributed.actors import RolloutSettings, WorkerPool
+        from mlgo_env.envs.compiler_env import observation_space_for
+        from mlgo_env.tasks import TASKS, RegallocEvictionTask
+
+        task = next((t for t in TASKS.values() if t.env_id == env_id), None)
+        if task is None:
+            raise ValueError(f"no task has the environment {env_id!r}")
+        cluster = connect(address)
+        self.settings = RolloutSettings(
+            task=task.name,
+            reward=env_kwargs.get("reward", "size"),
+            opt_level=env_kwargs.get("opt_level"),
+            llvm_version=env_kwargs.get("llvm_version"),
+        )
+        # One machine: the workers read the corpus where it is; a cluster: it travels to each node.
+        self.pool = WorkerPool(workers, corpus=env_kwargs.get("corpus"), share_corpus=cluster.nodes == 1)
+        self.workers = self.pool.size
+        features, _ = self.pool.spaces(task.name, bool(env_kwargs.get("include_default")), self.settings.llvm_version)
+        self.observation_space = observation_space_for(features)
+        mask = self.observation_space.spaces.get("mask")
+        self.action_count = math.prod(mask.shape or ()) if isinstance(task, RegallocEvictionTask) and mask else 2
+        self.task_name = task.name
+
+    def map(self, jobs: Sequence[tuple[str | bytes, str]], seed: int = 0, observations: bool = False) -> list[dict]:
+        """Run every ``(policy, benchmark)`` job on the workers; results in the same order."""
+        from mlgo_env.distributed.collect import collect
+
+        settings = dataclasses.replace(self.settings, return_observations=observations)
+        policies = [policy for policy, _ in jobs]
+        benchmarks = [benchmark for _, benchmark in jobs]
+        results: list[dict] = [{} for _ in jobs]
+        for outcome in collect(policies, benchmarks, self.pool, settings, seed=seed, progress=False):
+            if outcome.rollout is not None:
+                results[outcome.episode] = dict(vars(outcome.rollout))
+            else:
+                error = outcome.faults[-1]
+                results[outcome.episode] = {"benchmark": outcome.benchmark, "reward": None, "error": str(error)}
+        return results
+
+    def close(self) -> None:
+        """Stop the workers (Ray itself stays up for the rest of the process)."""
+        self.pool.close()
+
+    def __enter__(self) -> RayRolloutPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def rollout_pool(
+    env_id: str, workers: int | None, ray: bool = False, ray_address: str | None = None, **env_kwargs: Any
+) -> RolloutPool | RayRolloutPool:
+    """A `RayRolloutPool` when `ray` (or an address) is given, else a `RolloutPool` on one service."""
+    if ray or ray_address:
+        return RayRolloutPool(env_id, ray_address, workers, **env_kwargs)
+    return RolloutPool(env_id, workers=workers, **env_kwargs)
 
 
 # -- saved policies -------------------------------------------------------------------------

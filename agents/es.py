@@ -18,6 +18,7 @@ Usage::
     python -m agents.es --generations 30 --output agents/policies/inlining_size.pt
     python -m agents.es --env-id mlgo/RegallocEviction-v0 --reward perf_model --opt-level=-O2 \
         --output agents/policies/eviction_perf.pt
+    python -m agents.es --ray --ray-address auto --workers 0    # the candidates on a Ray cluster
     tensorboard --logdir runs
 
 Resume with ``--resume runs/<run>/checkpoint.pt``.
@@ -39,11 +40,13 @@ from tqdm import tqdm
 
 from agents.common import (
     ExperimentArgs,
+    RayRolloutPool,
     RolloutPool,
     geomean_reduction,
     list_benchmarks,
     make_writer,
     parse_args,
+    rollout_pool,
     run_name,
     save_policy,
     seed_everything,
@@ -79,7 +82,11 @@ class Args(ExperimentArgs):
     eval_every: int = 5
     """score θ on every training program every this many generations (keeps the best)"""
     workers: int = 2
-    """compiles running at once (one per core)"""
+    """compiles running at once (one per core); with --ray: Ray workers (0: one per CPU of the cluster)"""
+    ray: bool = False
+    """score the candidates on Ray workers (a local Ray, or --ray-address) instead of one local service"""
+    ray_address: str | None = None
+    """the Ray cluster (auto, ray://host:10001; implies --ray); None: $RAY_ADDRESS or a local Ray"""
     resume: str = ""
     """a checkpoint.pt to resume from"""
     output: str = ""
@@ -139,7 +146,9 @@ def centered_ranks(values: np.ndarray) -> np.ndarray:
     return ranks / max(len(values) - 1, 1) - 0.5
 
 
-def score(pool: RolloutPool, policies: list[bytes], benchmarks: list[str], reward_on_error: float = -1.0) -> np.ndarray:
+def score(
+    pool: RolloutPool | RayRolloutPool, policies: list[bytes], benchmarks: list[str], reward_on_error: float = -1.0
+) -> np.ndarray:
     """Reward of every policy on every benchmark, ``(len(policies), len(benchmarks))``."""
     jobs = [(policy, benchmark) for policy in policies for benchmark in benchmarks]
     results = pool.map(jobs)
@@ -155,7 +164,7 @@ def es_gradient(epsilons: np.ndarray, fitness_plus: np.ndarray, fitness_minus: n
     return weights @ epsilons / (n * sigma)
 
 
-def initial_net(args: Args, pool: RolloutPool) -> PolicyNet:
+def initial_net(args: Args, pool: RolloutPool | RayRolloutPool) -> PolicyNet:
     """The policy network: loaded from `args.init`, the eviction density rule, or zeros (never inline)."""
     net = policy_net_for(pool.observation_space, pool.action_count, args.hidden)
     if args.init == "density-rule":
@@ -185,7 +194,7 @@ def main(args: Args) -> Path:
     rng = np.random.default_rng(args.seed)
     benchmarks = list(args.benchmarks) or list_benchmarks(args.split)
     env_kwargs = {"reward": args.reward, "opt_level": args.opt_level, "split": args.split, "service": args.service}
-    with RolloutPool(args.env_id, workers=args.workers, **env_kwargs) as pool:
+    with rollout_pool(args.env_id, args.workers or None, args.ray, args.ray_address, **env_kwargs) as pool:
         net = initial_net(args, pool)
         exporter = Exporter(net, mask_feature_of(pool.observation_space))
         theta = parameters_to_vector(net.parameters()).detach().numpy().astype(np.float64)
@@ -225,7 +234,7 @@ def main(args: Args) -> Path:
 
 
 def evaluate_theta(
-    pool: RolloutPool,
+    pool: RolloutPool | RayRolloutPool,
     exporter: Exporter,
     theta: np.ndarray,
     benchmarks: list[str],

@@ -93,6 +93,8 @@ class _Episode:
     index: int
     benchmark: str
     seed: int
+    policy: Any
+    """A built-in name, or the object-store reference of TorchScript bytes."""
     faults: list[Fault] = field(default_factory=list)
     workers: set[str] = field(default_factory=set)
 
@@ -114,7 +116,7 @@ class Collection:
 
     def __init__(
         self,
-        policy: Policy,
+        policy: Policy | Sequence[Policy],
         benchmarks: Sequence[str],
         pool: WorkerPool,
         settings: RolloutSettings,
@@ -127,19 +129,31 @@ class Collection:
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, not {max_attempts}")
-        if isinstance(policy, str) and policy not in BUILTIN_POLICIES:
-            raise InvalidPolicy(
-                f"no built-in policy {policy!r}; choose from {BUILTIN_POLICIES} or pass TorchScript bytes"
+        policies = [policy] * len(benchmarks) if isinstance(policy, str | bytes) else list(policy)
+        if len(policies) != len(benchmarks):
+            raise ValueError(
+                f"{len(policies)} policies for {len(benchmarks)} benchmarks: give one each, or one for all"
             )
+        for one in set(p for p in policies if isinstance(p, str)):
+            if one not in BUILTIN_POLICIES:
+                raise InvalidPolicy(
+                    f"no built-in policy {one!r}; choose from {BUILTIN_POLICIES} or pass TorchScript bytes"
+                )
+        distinct = list(dict.fromkeys(policies))
         if out is not None:
+            if len(distinct) > 1:
+                raise ValueError("a dataset records one policy: collect each policy into its own dataset")
             check_new_dataset(out)
         self._ray = require_ray()
         self.pool = pool
         self.settings = settings
-        self._episodes = [_Episode(i, pool.corpus.benchmark(b).uri, seed + i) for i, b in enumerate(benchmarks)]
-        self._policy = self._ray.put(policy) if isinstance(policy, bytes) else policy
-        self._label = f"torchscript:{hashlib.sha256(policy).hexdigest()[:12]}" if isinstance(policy, bytes) else policy
-        self._include_default = policy == "llvm-default"
+        refs = {p: self._ray.put(p) if isinstance(p, bytes) else p for p in distinct}  # each module stored once
+        self._episodes = [
+            _Episode(i, pool.corpus.benchmark(b).uri, seed + i, refs[p])
+            for i, (b, p) in enumerate(zip(benchmarks, policies, strict=True))
+        ]
+        self._label = _label(distinct[0]) if len(distinct) == 1 else f"{len(distinct)} policies"
+        self._include_default = distinct == ["llvm-default"]
         self._out = out
         self._max_attempts = max_attempts
         self._episode_timeout = episode_timeout or settings.rpc_timeout + 60.0
@@ -214,7 +228,7 @@ class Collection:
             episode.workers.add(worker.name)
             now = time.monotonic()
             limit = self._episode_timeout + (0.0 if worker.started else self._start_timeout)
-            ref = worker.handle.rollout.remote(episode.benchmark, episode.seed, self._policy, self.settings)
+            ref = worker.handle.rollout.remote(episode.benchmark, episode.seed, episode.policy, self.settings)
             running[ref] = _Running(episode, worker, now, now + limit)
 
     def _settle(
@@ -308,8 +322,13 @@ class Collection:
         )
 
 
+def _label(policy: Policy) -> str:
+    """How a dataset names its policy: the built-in name, or a hash of the TorchScript bytes."""
+    return f"torchscript:{hashlib.sha256(policy).hexdigest()[:12]}" if isinstance(policy, bytes) else policy
+
+
 def collect(
-    policy: Policy,
+    policy: Policy | Sequence[Policy],
     benchmarks: Sequence[str],
     pool: WorkerPool,
     settings: RolloutSettings | None = None,
@@ -321,14 +340,15 @@ def collect(
     start_timeout: float = 300.0,
     progress: bool = True,
 ) -> Collection:
-    """Run `policy` once on each benchmark of the list with `pool`'s workers.
+    """Run `policy` once on each benchmark of the list (or each policy on its benchmark) with `pool`'s workers.
 
     Iterate the result to run it: outcomes come in completion order, one per list entry.
 
     Args:
         policy: a built-in policy name (``"llvm-default"``, ``"random"``, ``"always"``,
             ``"never"``) or the bytes of a saved TorchScript module (put into Ray's object store
-            once).
+            once); or one of those per benchmark (e.g. the candidates of an ES generation), each
+            distinct module stored once. A dataset (`out`) records one policy.
         benchmarks: benchmark ids of the pool's corpus; repeat one to run it several times.
         pool: the workers.
         settings: task, reward and time limits shared by every episode.
@@ -343,6 +363,7 @@ def collect(
     Raises:
         BenchmarkNotFound: a benchmark id is not in the pool's corpus (nothing ran).
         InvalidPolicy: `policy` names no built-in policy.
+        ValueError: the policies do not match the benchmarks one to one, or several go to one dataset.
         FileExistsError: `out` already holds a dataset.
     """
     return Collection(

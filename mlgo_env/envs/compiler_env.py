@@ -31,6 +31,11 @@ __all__ = ["CompilerEnv"]
 Observation = dict[str, np.ndarray]
 
 
+def observation_space_for(specs: list[TensorSpec]) -> spaces.Dict:
+    """The observation space of the features LLVM declares: a Box per tensor, in order."""
+    return spaces.Dict({s.name: _box_for(s) for s in specs})
+
+
 def _box_for(spec: TensorSpec) -> spaces.Box:
     """A Box with the dtype and shape LLVM declares, and the dtype's whole range."""
     if np.issubdtype(spec.dtype, np.integer):
@@ -119,7 +124,7 @@ class CompilerEnv(gym.Env[Observation, Any]):
         self._header = convert.header_from_pb(list(spaces_reply.features), spaces_reply.advice)
         self.feature_specs = list(self._header.features)
         self.advice_spec = self._header.advice
-        self.observation_space = spaces.Dict({s.name: _box_for(s) for s in self.feature_specs})  # type: ignore[assignment]
+        self.observation_space = observation_space_for(self.feature_specs)  # type: ignore[assignment]
         self._benchmarks: list[str] | None = None
         self._observation: Observation | None = None
         self._done = True

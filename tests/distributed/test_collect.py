@@ -157,3 +157,12 @@ def test_failures_are_reported_with_their_cause(pool: WorkerPool, tmp_path: Path
 def test_unknown_benchmarks_fail_before_anything_runs(pool: WorkerPool) -> None:
     with pytest.raises(BenchmarkNotFound):
         collect("never", ["sha256", "no-such-module"], pool)
+
+
+def test_one_policy_per_episode(pool: WorkerPool, tmp_path: Path) -> None:
+    outcomes = sorted(collect(["never", "always"], ["sha256", "sha256"], pool, progress=False), key=lambda o: o.episode)
+    assert [int(o.rollout.actions.sum()) for o in outcomes] == [0, outcomes[1].rollout.decisions]
+    with pytest.raises(ValueError, match="policies for"):
+        collect(["never"], ["sha256", "nbody"], pool)
+    with pytest.raises(ValueError, match="one policy"):
+        collect(["never", "always"], ["sha256", "nbody"], pool, out=tmp_path / "data")

@@ -1,0 +1,47 @@
+"""agents' RayRolloutPool on a real local Ray: the same rollouts as one local service, and ES on it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlgo_env.corpus import Corpus
+
+from .conftest import NO_RAY
+
+pytest.importorskip("ray", reason=NO_RAY)
+
+from agents import es  # noqa: E402
+from agents.common import RayRolloutPool, RolloutPool, load_policy  # noqa: E402
+
+
+def test_ray_pool_answers_as_a_local_service_does(ray_session: None, mini_corpus: Corpus, service_address: str) -> None:
+    jobs = [("never", "sha256"), ("always", "nbody"), ("never", "huffman"), ("always", "sha256")]
+    kwargs = {"reward": "size", "opt_level": "-Oz"}
+    with RayRolloutPool("mlgo/Inlining-v0", workers=2, corpus=mini_corpus.root, **kwargs) as ray_pool:
+        assert ray_pool.action_count == 2 and ray_pool.task_name == "inlining"
+        remote = ray_pool.map(jobs)
+        with RolloutPool("mlgo/Inlining-v0", workers=2, service=service_address, **kwargs) as local:
+            assert ray_pool.observation_space == local.observation_space
+            expected = local.map(jobs)
+    for got, want in zip(remote, expected, strict=True):
+        assert (got["text_size"], got["decisions"]) == (want["text_size"], want["decisions"])
+        assert got["reward"] == pytest.approx(want["reward"])
+
+
+def test_ray_pool_for_eviction_counts_the_candidates(ray_session: None, mini_corpus: Corpus) -> None:
+    with RayRolloutPool("mlgo/RegallocEviction-v0", workers=1, corpus=mini_corpus.root, opt_level="-O2") as pool:
+        assert pool.action_count == 33 and "mask" in pool.observation_space.spaces
+
+
+def test_es_scores_its_candidates_on_ray(ray_session: None, tmp_path: Path) -> None:
+    args = es.Args(
+        ray=True, workers=2, generations=1, population=1, benchmarks=("sha256",), eval_every=1,
+        runs_dir=str(tmp_path), output=str(tmp_path / "es.pt"),
+    )  # fmt: skip
+    es.main(args)
+    policy, metadata = load_policy(tmp_path / "es.pt")
+    assert policy and metadata["task"] == "inlining"
+    assert json.loads((tmp_path / "es.json").read_text())["train_geomean_reduction"] > -1.0
