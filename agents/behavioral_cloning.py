@@ -31,9 +31,20 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from agents.common import RolloutPool, list_benchmarks, make_writer, parse_args, run_name, seed_everything
+from agents.common import (
+    RolloutPool,
+    list_benchmarks,
+    make_writer,
+    parse_args,
+    run_name,
+    seed_everything,
+    short_name,
+)
 from agents.policy_net import FeatureEncoder, PolicyNet, greedy_from_net, policy_net_for, to_torchscript
-from agents.search import load_labels
+from agents.search import load_labels, record_labels
+from mlgo_env.compilation import CompileOptions
+from mlgo_env.corpus import default_corpus
+from mlgo_env.toolchain import get_toolchain
 
 
 @dataclass
@@ -97,11 +108,23 @@ def teacher_policy(teacher: str, encoder: nn.Module) -> str | bytes:
     return teacher
 
 
-def collect(pool: RolloutPool, policy: str | bytes, benchmarks: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Every decision of the teacher on `benchmarks`: stacked observations and actions."""
+def collect(
+    pool: RolloutPool, policy: str | bytes, benchmarks: list[str], replay_with: CompileOptions | None = None
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Every decision of the teacher on `benchmarks`: stacked observations and actions.
+
+    With `replay_with`, each program's decisions are replayed in a local compile without
+    ``include_default`` and the observations come from there: what a policy sees when it runs
+    (on LLVM 19 ``include_default`` overwrites ``callee_basic_block_count``).
+    """
     results = [r for r in pool.map([(policy, b) for b in benchmarks], observations=True) if r.get("reward") is not None]
     if not results:
         raise RuntimeError("the teacher's compiles all failed: nothing to clone")
+    if replay_with is not None:
+        corpus = default_corpus()
+        for r in results:
+            benchmark = corpus.benchmark(short_name(r["benchmark"]))
+            r["observations"] = record_labels(benchmark, r["actions"].reshape(-1).tolist(), replay_with).observations
     names = results[0]["observations"].keys()
     observations = {n: np.concatenate([r["observations"][n] for r in results]) for n in names}
     actions = np.concatenate([r["actions"] for r in results]).astype(np.int64)
@@ -134,6 +157,19 @@ def fit(net: PolicyNet, observations: dict[str, np.ndarray], actions: np.ndarray
     return accuracy
 
 
+def _replay_options(args: Args) -> CompileOptions | None:
+    """How to replay LLVM's decisions without include_default (LLVM 19 only, local service only)."""
+    if get_toolchain().version >= 20:
+        return None  # LLVM 20+ sends the default decision in its own tensor: nothing is lost
+    if args.service is not None:
+        print(
+            "warning: LLVM 19 reports callee_basic_block_count as -1 when it sends its decision, and the "
+            "decisions of a remote service cannot be replayed here: the clone never sees that feature"
+        )
+        return None
+    return CompileOptions(opt_level=args.opt_level)
+
+
 def main(args: Args) -> PolicyNet:
     """Collect the teacher's decisions, fit the net, save it; returns the trained net."""
     writer = make_writer(Path(args.runs_dir) / run_name(args.env_id, args.exp_name, args.seed), args)
@@ -153,7 +189,8 @@ def main(args: Args) -> PolicyNet:
         if args.teacher.endswith(".npz"):
             observations, actions = load_labels(Path(args.teacher))
         else:
-            observations, actions = collect(pool, teacher_policy(args.teacher, net.encoder), benchmarks)
+            replay = _replay_options(args) if include_default else None
+            observations, actions = collect(pool, teacher_policy(args.teacher, net.encoder), benchmarks, replay)
     print(f"{len(actions)} decisions; the teacher inlines {actions.mean():.1%}")
     accuracy = fit(net, observations, actions, args, writer)
     print(f"accuracy on the teacher's decisions: {accuracy:.1%}")

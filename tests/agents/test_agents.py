@@ -202,6 +202,19 @@ def test_es_trains_an_eviction_policy_within_the_mask(service_address: str, tmp_
     assert masks[np.arange(result["decisions"]), result["actions"].reshape(-1)].all(), "the export respects the mask"
 
 
+def test_cloning_llvm_replays_its_decisions_to_see_what_a_policy_sees() -> None:
+    """LLVM 19 overwrites callee_basic_block_count when it sends its decision: BC replays without it."""
+    from agents.common import RolloutPool
+    from mlgo_env.compilation import CompileOptions
+
+    with RolloutPool("mlgo/Inlining-v0", workers=1, opt_level="-Oz", reward="size", include_default=True) as pool:
+        raw, raw_actions = behavioral_cloning.collect(pool, "llvm-default", ["sha256"])
+        seen, actions = behavioral_cloning.collect(pool, "llvm-default", ["sha256"], CompileOptions(opt_level="-Oz"))
+    np.testing.assert_array_equal(actions, raw_actions)
+    assert (raw["callee_basic_block_count"] == -1).all()
+    assert (seen["callee_basic_block_count"] >= 1).all() and "inlining_default" not in seen
+
+
 def test_ppo_warm_start_copies_the_cloned_actor(service_address: str, tmp_path: Path, inlining_env) -> None:
     net = _random_net(inlining_env, hidden=(16,), seed=3)
     torch.save(net.state_dict(), tmp_path / "init.pt")
