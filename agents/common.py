@@ -221,8 +221,9 @@ class RayRolloutPool:
         address: the Ray cluster (``"auto"``, ``"ray://host:10001"``); None: ``$RAY_ADDRESS`` or a
             local Ray.
         workers: Ray workers (default: one per CPU of the cluster).
-        env_kwargs: ``reward``, ``opt_level``, ``llvm_version``, ``corpus``, ``split``, ``service``
-            (the last two ignored: workers run their own services over the pool's corpus).
+        env_kwargs: ``reward``, ``opt_level``, ``llvm_version``, ``corpus``; ``split``, ``service`` and
+            ``include_default`` are ignored (workers run their own services over the pool's corpus,
+            and their services send LLVM's decision to the ``llvm-default`` policy only).
     """
 
     def __init__(self, env_id: str, address: str | None = None, workers: int | None = None, **env_kwargs: Any) -> None:
@@ -243,8 +244,7 @@ class RayRolloutPool:
         )
         # One machine: the workers read the corpus where it is; a cluster: it travels to each node.
         self.pool = WorkerPool(workers, corpus=env_kwargs.get("corpus"), share_corpus=cluster.nodes == 1)
-        self.workers = self.pool.size
-        features, _ = self.pool.spaces(task.name, bool(env_kwargs.get("include_default")), self.settings.llvm_version)
+        features, _ = self.pool.spaces(task.name, False, self.settings.llvm_version)
         self.observation_space = observation_space_for(features)
         mask = self.observation_space.spaces.get("mask")
         self.action_count = math.prod(mask.shape or ()) if isinstance(task, RegallocEvictionTask) and mask else 2
