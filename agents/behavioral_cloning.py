@@ -44,6 +44,7 @@ from agents.policy_net import FeatureEncoder, PolicyNet, greedy_from_net, policy
 from agents.search import load_labels, record_labels
 from mlgo_env.compilation import CompileOptions
 from mlgo_env.corpus import default_corpus
+from mlgo_env.tasks import InliningTask
 from mlgo_env.toolchain import get_toolchain
 
 
@@ -159,7 +160,7 @@ def fit(net: PolicyNet, observations: dict[str, np.ndarray], actions: np.ndarray
 
 def _replay_options(args: Args) -> CompileOptions | None:
     """How to replay LLVM's decisions without include_default (LLVM 19 only, local service only)."""
-    if get_toolchain().version >= 20:
+    if not InliningTask.default_hides_a_feature(get_toolchain().version):
         return None  # LLVM 20+ sends the default decision in its own tensor: nothing is lost
     if args.service is not None:
         print(

@@ -39,6 +39,11 @@ class Task(ABC):
         """Which discrete actions are legal now (None: all of them)."""
         return None
 
+    @staticmethod
+    def default_hides_a_feature(llvm_version: int) -> bool:
+        """Whether asking LLVM's decision (``include_default``) costs ``callee_basic_block_count``."""
+        return llvm_version < 20
+
     def repair_observation(self, observation: Observation, llvm_version: int, include_default: bool) -> Observation:
         """Undo known bugs of an LLVM version in what it sends (default: nothing to undo)."""
         return observation
@@ -70,6 +75,11 @@ class InliningTask(Task):
             flags += ["-mllvm", "-inliner-interactive-include-default"]
         return flags
 
+    @staticmethod
+    def default_hides_a_feature(llvm_version: int) -> bool:
+        """Whether asking LLVM's decision (``include_default``) costs ``callee_basic_block_count``."""
+        return llvm_version < 20
+
     def repair_observation(self, observation: Observation, llvm_version: int, include_default: bool) -> Observation:
         """Put LLVM 19's default decision where it belongs.
 
@@ -79,7 +89,7 @@ class InliningTask(Task):
         Following the moved value reproduces the plain compile byte for byte (checked on the
         bundled corpus). The callee's block count itself is lost: it is reported as -1.
         """
-        if include_default and llvm_version < 20 and self.default_feature in observation:
+        if include_default and self.default_hides_a_feature(llvm_version) and self.default_feature in observation:
             slot = observation["callee_basic_block_count"]
             observation[self.default_feature] = slot.copy()
             observation["callee_basic_block_count"] = np.full_like(slot, -1)
