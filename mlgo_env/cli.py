@@ -49,9 +49,16 @@ def serve(
 
 @app.command()
 def doctor() -> None:
-    """Report the tools found (path, version), what is missing, and whether hardware counters work."""
-    from mlgo_env.doctor import check_tools, hardware_counters
+    """Report this CPU, the tools found (path, version), what is missing, and whether hardware counters work."""
+    from mlgo_env.doctor import check_tools
+    from mlgo_env.machine import hardware_counters, host
 
+    machine = Table(title="this machine")
+    machine.add_column("what")
+    machine.add_column("value")
+    for what, value in host().describe():
+        machine.add_row(what, value)
+    console.print(machine)
     table = Table(title="mlgo-env doctor")
     for column in ("tool", "status", "path", "version / install"):
         table.add_column(column)
@@ -76,16 +83,31 @@ def corpus_build(
     output: Annotated[Path, typer.Option("-o", "--output", help="corpus directory to write")],
     name: Annotated[str, typer.Option(help="corpus name (benchmark://NAME/...)")] = "user-v0",
     llvm_version: Annotated[int | None, typer.Option(help="LLVM version")] = None,
+    jobs: Annotated[int | None, typer.Option("-j", "--jobs", help="compiles at once (default: one per core)")] = None,
 ) -> None:
-    """Make a corpus (one .bc + .cmd per module) from sources or a compilation database."""
+    """Make a corpus (one .bc + .cmd per module) from sources or a compilation database.
+
+    From a compile_commands.json, entries that fail are left out and listed (also in
+    DIR/build_report.json); the others make the corpus.
+    """
     from mlgo_env.corpus import build_from_compile_commands, build_from_programs
     from mlgo_env.toolchain import get_toolchain
 
     toolchain = get_toolchain(llvm_version)
     if source.is_file() and source.name.endswith(".json"):
-        corpus = build_from_compile_commands(source, output, toolchain, name=name, progress=True)
+        build = build_from_compile_commands(source, output, toolchain, name=name, progress=True, jobs=jobs)
+        if build.failed:
+            table = Table(title=f"{len(build.failed)} entries left out")
+            table.add_column("source")
+            table.add_column("cause")
+            for path, cause in sorted(build.failed.items()):
+                table.add_row(path, cause)
+            console.print(table)
+        if build.duplicates:
+            console.print(f"{len(build.duplicates)} sources compiled more than once were kept once")
+        corpus = build.corpus
     else:
-        corpus = build_from_programs(source, output, toolchain, name=name, progress=True)
+        corpus = build_from_programs(source, output, toolchain, name=name, progress=True, jobs=jobs)
     console.print(f"wrote {len(corpus)} modules to {output}")
 
 
@@ -107,7 +129,8 @@ def corpus_list(
         typer.echo(json.dumps(rows, indent=1))
         return
     table = Table(title=f"{loaded.name}: {len(rows)} modules ({loaded.root})")
-    for column in ("benchmark", "split", "runnable", "memory-bound", "bitcode"):
+    table.add_column("benchmark", overflow="fold")  # names are never cut, however narrow the terminal
+    for column in ("split", "runnable", "memory-bound", "bitcode"):
         table.add_column(column)
     for row in rows:
         table.add_row(

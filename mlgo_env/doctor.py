@@ -1,7 +1,6 @@
-"""What `mlgo-env doctor` checks: tools, install commands for missing ones, hardware counters.
+"""What `mlgo-env doctor` checks about tools: their paths and versions, install commands for missing ones.
 
-Each tool is reported with its path and version; a missing one with the command that installs
-it; and whether hardware performance counters work on this machine.
+What the CPU is and whether its counters work is `mlgo_env.machine`'s to say.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from pathlib import Path
 
 from mlgo_env.toolchain import SUPPORTED_VERSIONS, Toolchain
 
-__all__ = ["ToolStatus", "check_tools", "hardware_counters"]
+__all__ = ["ToolStatus", "check_tools"]
 
 _LLVM_TOOLS = (
     "clang",
@@ -76,31 +75,3 @@ def check_tools() -> list[ToolStatus]:
     statuses.append(ToolStatus("csmith.h", str(csmith_header) if csmith_header.exists() else None, "",
                                "sudo apt-get install libcsmith-dev", False))  # fmt: skip
     return statuses
-
-
-def hardware_counters() -> tuple[bool, str]:
-    """Whether hardware performance counters can be read here (llvm-exegesis needs them).
-
-    Tries ``llvm-exegesis-19 -mode=latency`` on one instruction; on VMs without a PMU it fails
-    with "Failed to read event counter".
-    """
-    chain = Toolchain(19)
-    if not chain.has("llvm-exegesis"):
-        return False, "llvm-exegesis-19 is not installed (sudo apt-get install llvm-19)"
-    with tempfile.TemporaryDirectory() as tmp:
-        snippet = Path(tmp) / "add.s"
-        snippet.write_text("addq %rbx, %rax\n")
-        try:
-            out = subprocess.run(
-                [str(chain.tool("llvm-exegesis")), "-mode=latency", f"-snippets-file={snippet}"],
-                capture_output=True, text=True, timeout=60,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired:
-            return False, "llvm-exegesis timed out"
-    text = out.stdout + out.stderr
-    if out.returncode == 0 and "measurements" in text and "error" not in text.lower():
-        return True, "llvm-exegesis measured a snippet: hardware counters work"
-    reason = next(
-        (line for line in text.splitlines() if "counter" in line.lower() or "error" in line.lower()), text[:200]
-    )
-    return False, f"hardware counters unusable: {reason.strip()} (the timing harness without counters is used instead)"

@@ -10,7 +10,10 @@ Columns: ``episode`` (position in the collection's list), ``benchmark`` (URI), `
 ``error_details``, ``worker``, ``decisions``, ``text_size``, ``object_size``,
 ``compile_seconds``, ``reward``, ``cost``, ``baseline_cost``, ``actions`` (one entry per
 decision) and ``obs.<feature>`` (one flattened tensor per decision). The schema metadata key
-``mlgo.features`` records each feature's dtype and shape; `read_decisions` restores them.
+``mlgo.features`` records each feature's dtype and shape; `read_decisions` restores them. The key
+``mlgo.cpu`` records the CPU the dataset was collected for (`mlgo_env.machine.CpuInfo.record` of the
+collecting machine, whose ``-mcpu`` name is also the target of its CPU-dependent rewards);
+`dataset_cpu` reads it.
 
 Behavioural cloning note: rollouts of ``llvm-default`` carry ``obs.inlining_default``, which *is*
 the action; drop it from a model's inputs.
@@ -31,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from mlgo_env.machine import host
 from mlgo_env.protocol import TensorSpec
 from mlgo_env.service.convert import Rollout
 
@@ -39,11 +43,13 @@ __all__ = [
     "EpisodeRow",
     "ParquetWriter",
     "check_new_dataset",
+    "dataset_cpu",
     "read_decisions",
     "read_episodes",
 ]
 
 _FEATURES_KEY = b"mlgo.features"
+_CPU_KEY = b"mlgo.cpu"
 _OBS_PREFIX = "obs."
 
 
@@ -107,7 +113,10 @@ class ParquetWriter:
         self._rows: list[EpisodeRow] = []
         self._parts = 0
         self._prefix = uuid.uuid4().hex[:8]
-        metadata = {_FEATURES_KEY: json.dumps([_spec_json(f) for f in features]).encode()}
+        metadata = {
+            _FEATURES_KEY: json.dumps([_spec_json(f) for f in features]).encode(),
+            _CPU_KEY: json.dumps(host().record()).encode(),
+        }
         self.schema = pa.schema(
             [
                 ("episode", pa.int64()),
@@ -213,6 +222,12 @@ def _ragged(arrays: list[np.ndarray | None], width: int, kind: pa.DataType) -> p
 def read_episodes(path: Path | str) -> pa.Table:
     """The dataset, one row per episode (failed ones included)."""
     return pq.read_table(path)
+
+
+def dataset_cpu(path: Path | str) -> dict | None:
+    """The CPU the dataset at `path` was collected for (None for datasets from before it was recorded)."""
+    metadata = pq.read_schema(next(Path(path).glob("*.parquet"))).metadata or {}
+    return json.loads(metadata[_CPU_KEY]) if _CPU_KEY in metadata else None
 
 
 class Decisions(NamedTuple):

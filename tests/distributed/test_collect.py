@@ -18,6 +18,7 @@ import pytest
 from mlgo_env.corpus import Corpus
 from mlgo_env.episode import run_episode
 from mlgo_env.errors import BenchmarkNotFound
+from mlgo_env.machine import host
 
 from .conftest import NO_RAY, compilers_under
 
@@ -25,7 +26,7 @@ ray = pytest.importorskip("ray", reason=NO_RAY)
 
 from mlgo_env.distributed.actors import RolloutSettings, WorkerPool  # noqa: E402
 from mlgo_env.distributed.collect import collect  # noqa: E402
-from mlgo_env.distributed.dataset import read_decisions, read_episodes  # noqa: E402
+from mlgo_env.distributed.dataset import dataset_cpu, read_decisions, read_episodes  # noqa: E402
 
 BENCHMARKS = ["sha256", "nbody", "huffman"]
 
@@ -88,6 +89,7 @@ def test_trajectories_match_local_episodes_and_stream_to_parquet(
     decisions = read_decisions(out)
     assert len(decisions.actions) == table["decisions"].sum()
     assert np.array_equal(decisions.observations["inlining_default"].reshape(-1), decisions.actions)
+    assert dataset_cpu(out) == host().record()  # the CPU it was collected for travels with it
     with pytest.raises(FileExistsError):
         collect("llvm-default", BENCHMARKS, pool, out=out, progress=False)
 
