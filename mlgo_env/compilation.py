@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mlgo_env.corpus import OPT_LEVELS, Benchmark, sanitize_command
+from mlgo_env.compile_db import sanitize_command
+from mlgo_env.corpus import OPT_LEVELS, Benchmark
 from mlgo_env.errors import (
     CompilerCrashed,
     CompilerError,

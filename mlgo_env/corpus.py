@@ -16,7 +16,7 @@ import functools
 import hashlib
 import json
 import os
-import shlex
+import re
 import shutil
 import subprocess
 import tempfile
@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlgo_env.compile_db import CompileJob, Unusable, read_compile_commands
 from mlgo_env.errors import BenchmarkNotFound, CompilerError, CorpusError
 from mlgo_env.toolchain import Toolchain, get_toolchain
 from rewards.base import ProgramInfo
@@ -35,9 +36,9 @@ __all__ = [
     "BUNDLED_PROGRAMS",
     "build_from_programs",
     "build_from_compile_commands",
+    "CorpusBuild",
     "default_corpus",
     "cache_dir",
-    "sanitize_command",
 ]
 
 BUNDLED_PROGRAMS = Path(__file__).resolve().parent.parent / "benchmarks" / "programs"
@@ -45,33 +46,6 @@ BUNDLED_PROGRAMS = Path(__file__).resolve().parent.parent / "benchmarks" / "prog
 
 URI_SCHEME = "benchmark://"
 OPT_LEVELS = ("-O0", "-O1", "-O2", "-O3", "-Os", "-Oz")
-
-# Options of a recorded command line that name inputs/outputs or change what is emitted; the
-# service supplies its own. Value-taking ones drop their next argument too.
-_DROP_WITH_VALUE = {"-o", "-x", "-MF", "-MT", "-MQ", "-main-file-name", "-dependency-file"}
-_DROP = {"-c", "-S", "-E", "-emit-llvm", "-emit-obj", "-emit-llvm-bc", "-MD", "-MMD", "-M", "-MM", "-MP"}
-_DROP_PREFIX = ("-fembed-bitcode", "-o", "-fdebug-compilation-dir", "-fcoverage-compilation-dir")
-_SOURCE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".bc", ".ll", ".i", ".ii", ".m", ".mm")
-
-
-def sanitize_command(options: Iterable[str]) -> list[str]:
-    """A recorded command line without its inputs, outputs and emit mode (the service adds its own)."""
-    result: list[str] = []
-    skip = False
-    for option in options:
-        if skip:
-            skip = False
-            continue
-        if option in _DROP_WITH_VALUE:
-            skip = True
-            continue
-        if option in _DROP or option.startswith(_DROP_PREFIX) or option in ("clang", "clang++"):
-            continue
-        if not option.startswith("-") and option.endswith(_SOURCE_SUFFIXES):
-            continue
-        result.append(option)
-    return result
-
 
 @dataclass(frozen=True)
 class Benchmark:
@@ -198,7 +172,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("MLGO_CACHE_DIR", Path.home() / ".cache" / "mlgo-env"))
 
 
-def _compile_to_bitcode(toolchain: Toolchain, source: Path, output: Path, options: list[str]) -> None:
+def _compile_to_bitcode(
+    toolchain: Toolchain, source: Path, output: Path, options: list[str], cwd: Path | None = None
+) -> None:
     command = [
         str(toolchain.clang),
         *options,
@@ -210,7 +186,7 @@ def _compile_to_bitcode(toolchain: Toolchain, source: Path, output: Path, option
         "-o",
         str(output),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd)
     if result.returncode != 0:
         raise CompilerError(f"compiling {source} to bitcode failed", result.stderr)
 
@@ -287,35 +263,109 @@ def build_from_programs(
     return Corpus.load(output, name)
 
 
+@dataclass
+class CorpusBuild:
+    """What `build_from_compile_commands` made: the corpus, and each entry it left out with the cause."""
+
+    corpus: Corpus
+    failed: dict[str, str]
+    """Source file → why it is not in the corpus (compiler message, not a compile, timeout)."""
+    duplicates: dict[str, str]
+    """Source file → the module that already holds the same source."""
+
+
 def build_from_compile_commands(
     database: Path,
     output: Path,
     toolchain: Toolchain | None = None,
     name: str = "user-v0",
     progress: bool = False,
-) -> Corpus:
-    """Build a corpus with one module per entry of a ``compile_commands.json``."""
-    toolchain = toolchain or get_toolchain()
-    entries = json.loads(database.read_text())
-    output.mkdir(parents=True, exist_ok=True)
-    modules: list[str] = []
-    iterator: Iterable[dict] = entries
-    if progress:
-        from tqdm import tqdm
+    jobs: int | None = None,
+) -> CorpusBuild:
+    """Build a corpus with one module per C/C++ source of a ``compile_commands.json``.
 
-        iterator = tqdm(entries, desc="building corpus", unit="module")
-    for entry in iterator:
-        arguments = entry.get("arguments") or shlex.split(entry["command"])
-        directory = Path(entry.get("directory", "."))
-        source = (directory / entry["file"]).resolve()
-        options = sanitize_command(arguments[1:])
-        module = hashlib.sha256(str(source).encode()).hexdigest()[:8] + "_" + source.stem
-        _compile_to_bitcode(toolchain, source, output / f"{module}.bc", [*options, f"-I{directory}"])
-        _write_module(output, module, options)
-        modules.append(module)
+    Each entry is compiled in its own ``directory`` with its own options. An entry that fails
+    (a compiler error, a timeout, not a compile) is left out and reported, and the rest becomes a
+    valid corpus; ``build_report.json`` in `output` records both. Modules are named by their
+    source path relative to the sources' common folder (``src/lapi``), made unique; a source
+    compiled twice (libtool's PIC and non-PIC builds) becomes one module. A module whose bitcode
+    and options are already in `output` is kept, so an interrupted build resumes.
+
+    Raises:
+        CorpusError: the database is unreadable, or no entry compiled.
+    """
+    toolchain = toolchain or get_toolchain()
+    entries = read_compile_commands(database)
+    failed = {entry.source: entry.reason for entry in entries if isinstance(entry, Unusable)}
+    jobs_by_source: dict[Path, CompileJob] = {}
+    duplicates: dict[str, str] = {}
+    for job in (entry for entry in entries if isinstance(entry, CompileJob)):
+        if job.source in jobs_by_source:
+            duplicates[str(job.source)] = str(jobs_by_source[job.source].source)
+        else:
+            jobs_by_source[job.source] = job
+    names = _module_names(list(jobs_by_source))
+    output.mkdir(parents=True, exist_ok=True)
+
+    def build_one(job: CompileJob) -> tuple[CompileJob, str | None]:
+        module = names[job.source]
+        bitcode, command = output / f"{module}.bc", output / f"{module}.cmd"
+        if bitcode.is_file() and command.is_file() and command.read_text() == "\0".join(job.options):
+            return job, None
+        bitcode.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            _compile_to_bitcode(toolchain, job.source, bitcode, list(job.options), cwd=job.directory)
+        except CompilerError as exc:
+            bitcode.unlink(missing_ok=True)
+            return job, _first_error(exc.stderr) or str(exc)
+        except (subprocess.TimeoutExpired, OSError) as exc:
+            bitcode.unlink(missing_ok=True)
+            return job, f"{type(exc).__name__}: {exc}"
+        _write_module(output, module, list(job.options))
+        return job, None
+
+    modules = []
+    with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 2) as pool:
+        results: Iterable[tuple[CompileJob, str | None]] = pool.map(build_one, jobs_by_source.values())
+        if progress:
+            from tqdm import tqdm
+
+            results = tqdm(results, total=len(jobs_by_source), desc="building corpus", unit="module")
+        for job, error in results:
+            if error is None:
+                modules.append(names[job.source])
+            else:
+                failed[str(job.source)] = error
+    report = {"modules": len(modules), "failed": failed, "duplicates": duplicates}
+    (output / "build_report.json").write_text(json.dumps(report, indent=1))
+    if not modules:
+        raise CorpusError(f"no entry of {database} compiled ({len(failed)} failed); see {output / 'build_report.json'}")
     description = {"name": name, "has_thinlto": False, "modules": modules}
     (output / "corpus_description.json").write_text(json.dumps(description, indent=1))
-    return Corpus.load(output, name)
+    return CorpusBuild(Corpus.load(output, name), failed, duplicates)
+
+
+def _module_names(sources: list[Path]) -> dict[Path, str]:
+    """Readable, unique module names: each source's path below the sources' common folder, without suffix."""
+    if not sources:
+        return {}
+    root = Path(os.path.commonpath([s.parent for s in sources]))
+    names: dict[Path, str] = {}
+    taken: set[str] = set()
+    for source in sources:
+        base = re.sub(r"[^A-Za-z0-9._/+-]", "_", str(source.relative_to(root).with_suffix("")))
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}-{n}"
+        taken.add(name)
+        names[source] = name
+    return names
+
+
+def _first_error(stderr: str) -> str:
+    """The compiler's first ``error:`` line (what a table of failures shows)."""
+    return next((line.strip() for line in stderr.splitlines() if "error:" in line), stderr.strip()[:300])
 
 
 def _sources_digest(source: Path, toolchain: Toolchain) -> str:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlgo_env.corpus import BUNDLED_PROGRAMS, Corpus, build_from_compile_commands, sanitize_command
+from mlgo_env.compile_db import CompileJob, Unusable, read_compile_commands, sanitize_command
+from mlgo_env.corpus import BUNDLED_PROGRAMS, Corpus, build_from_compile_commands
 from mlgo_env.errors import BenchmarkNotFound, CorpusError
 from mlgo_env.validation import validate_corpus
 
@@ -48,10 +49,81 @@ def test_build_from_compile_commands(tmp_path: Path, toolchain) -> None:
         {"directory": str(tmp_path), "command": "cc -Os -DNDEBUG -c b.c -o b.o", "file": "b.c"},
     ]
     (tmp_path / "compile_commands.json").write_text(json.dumps(database))
-    corpus = build_from_compile_commands(tmp_path / "compile_commands.json", tmp_path / "corpus", toolchain)
-    assert len(corpus) == 2
-    options = sorted(b.options for b in corpus)
+    build = build_from_compile_commands(tmp_path / "compile_commands.json", tmp_path / "corpus", toolchain)
+    assert len(build.corpus) == 2 and build.failed == {}
+    options = sorted(b.options for b in build.corpus)
     assert options == [("-O2",), ("-Os", "-DNDEBUG")]
+
+
+def _autotools_tree(root: Path) -> list[dict]:
+    """A build like autotools + libtool under bear: relative -I paths, a build folder apart from the
+    sources, libtool wrappers, a response file, PIC and non-PIC compiles of one source, C++, an
+    entry the compiler rejects and an assembler file."""
+    src, build = root / "src", root / "build"
+    (src / "lib").mkdir(parents=True)
+    (src / "include").mkdir()
+    build.mkdir()
+    (src / "include" / "util.h").write_text("#define LIMIT 10\nint clamp(int);\n")
+    (src / "lib" / "util.c").write_text('#include "util.h"\nint clamp(int x) { return x > LIMIT ? LIMIT : x; }\n')
+    (src / "main.c").write_text('#include "util.h"\nint main(void) { return clamp(3) != 3; }\n')
+    (src / "shape.cpp").write_text("struct S { int f() const { return 1; } };\nint g() { return S().f(); }\n")
+    (src / "broken.c").write_text("int broken( { return; }\n")
+    (src / "start.S").write_text("ret\n")
+    (build / "flags.rsp").write_text("-I../src/include -DHAVE_CONFIG_H\n")
+    libtool = ["/bin/bash", "../libtool", "--tag=CC", "--mode=compile", "gcc-12", "-O2", "-I../src/include"]
+    return [
+        {"directory": str(build), "file": "../src/lib/util.c",
+         "arguments": [*libtool, "-fPIC", "-DPIC", "-c", "../src/lib/util.c", "-o", ".libs/util.o"]},
+        {"directory": str(build), "file": "../src/lib/util.c",
+         "arguments": [*libtool, "-c", "../src/lib/util.c", "-o", "util.o"]},
+        {"directory": str(build), "file": str(src / "main.c"), "command": "cc -Os @flags.rsp -c ../src/main.c"},
+        {"directory": str(build), "file": "../src/shape.cpp", "arguments": ["c++", "-O2", "-c", "../src/shape.cpp"]},
+        {"directory": str(build), "file": "../src/broken.c", "arguments": ["cc", "-c", "../src/broken.c"]},
+        {"directory": str(build), "file": "../src/start.S", "arguments": ["cc", "-c", "../src/start.S"]},
+        {"directory": str(build), "file": "x.c", "arguments": ["python3", "gen.py", "x.c"]},
+    ]  # fmt: skip
+
+
+def test_compile_commands_of_a_real_build_layout(tmp_path: Path) -> None:
+    (tmp_path / "compile_commands.json").write_text(json.dumps(_autotools_tree(tmp_path)))
+    jobs = read_compile_commands(tmp_path / "compile_commands.json")
+    util = jobs[0]
+    assert isinstance(util, CompileJob) and util.source == tmp_path / "src" / "lib" / "util.c"
+    assert util.options == ("-O2", "-I../src/include", "-fPIC", "-DPIC")  # libtool and gcc are not options
+    main = jobs[2]
+    assert isinstance(main, CompileJob) and main.options == ("-Os", "-I../src/include", "-DHAVE_CONFIG_H")
+    assert isinstance(jobs[5], Unusable) and "not a C or C++ source" in jobs[5].reason
+    assert isinstance(jobs[6], Unusable) and "no C/C++ compiler" in jobs[6].reason
+
+
+def test_build_skips_and_reports_failures_and_resumes(tmp_path: Path, toolchain) -> None:
+    (tmp_path / "compile_commands.json").write_text(json.dumps(_autotools_tree(tmp_path)))
+    out = tmp_path / "corpus"
+    build = build_from_compile_commands(tmp_path / "compile_commands.json", out, toolchain, jobs=2)
+    assert sorted(build.corpus.modules) == ["lib/util", "main", "shape"]  # readable names below src/
+    assert set(build.failed) == {str(tmp_path / "src" / n) for n in ("broken.c", "start.S")} | {
+        str(tmp_path / "build" / "x.c")
+    }
+    assert "error:" in build.failed[str(tmp_path / "src" / "broken.c")]
+    assert build.duplicates == {str(tmp_path / "src/lib/util.c"): str(tmp_path / "src/lib/util.c")}
+    report = json.loads((out / "build_report.json").read_text())
+    assert report["modules"] == 3 and set(report["failed"]) == set(build.failed)
+    for benchmark in build.corpus:
+        assert benchmark.bitcode.read_bytes()[:4] == b"BC\xc0\xde"
+    # An interrupted build resumes: modules already built are kept, not compiled again.
+    stamp = (out / "main.bc").stat().st_mtime_ns
+    again = build_from_compile_commands(tmp_path / "compile_commands.json", out, toolchain, jobs=2)
+    assert sorted(again.corpus.modules) == sorted(build.corpus.modules)
+    assert (out / "main.bc").stat().st_mtime_ns == stamp
+
+
+def test_build_with_nothing_compiled_says_so(tmp_path: Path, toolchain) -> None:
+    (tmp_path / "bad.c").write_text("nope(\n")
+    database = [{"directory": str(tmp_path), "file": "bad.c", "arguments": ["cc", "-c", "bad.c"]}]
+    (tmp_path / "compile_commands.json").write_text(json.dumps(database))
+    with pytest.raises(CorpusError, match="no entry .* compiled"):
+        build_from_compile_commands(tmp_path / "compile_commands.json", tmp_path / "corpus", toolchain)
+    assert "bad.c" in (tmp_path / "corpus" / "build_report.json").read_text()
 
 
 def test_bundled_programs_are_complete() -> None:
