@@ -1,6 +1,10 @@
 /*
  * Basic-block timing harness without hardware counters (BHive's method, timed with the TSC).
  *
+ * Usage: harness CPU [AVOID]. CPU: the logical CPU to pin to (-1: none; a failed pin is reported
+ * on stderr as "warning: ..."). AVOID: comma-separated features not to use even if the CPU has
+ * them ("avx", "avx512", "rdtscp"), to exercise the fallbacks on any machine.
+ *
  * One invocation is one measurement pass over the blocks read from stdin, one per line:
  *     INDEX HEX
  * and prints one line per block, flushed, as soon as it is measured:
@@ -12,18 +16,22 @@
  *
  * How a block is timed:
  *   - the block is copied A and B = A/2 times back to back after code that sets every general
- *     register to REG_INIT; vector registers start as 1.0f, MXCSR flushes denormals;
+ *     register to REG_INIT; vector registers start as 1.0f (ymm with AVX, else xmm; zmm and mask
+ *     registers too with AVX-512, as CPUID reports them), MXCSR flushes denormals;
  *   - the first run maps every page the block touches: on SIGSEGV one page at the faulting
  *     address is mapped (all of them onto one physical page filled with MEM_FILL, so data stays in
  *     L1) and the run restarts from the beginning, at most MAX_FAULTS times;
  *   - each unrolled copy is run REPS times, interleaved, and the minimum TSC delta of each is kept;
  *   - a chain of dependent `add rax, rbx` (1 core cycle each on every recent x86 core) is timed
  *     the same way next to the block, converting TSC ticks into core cycles and cancelling clock
- *     changes; throughput = (L_A - L_B) / (A - B) / ticks_per_cycle.
+ *     changes; throughput = (L_A - L_B) / (A - B) / ticks_per_cycle;
+ *   - a timed run ends with rdtscp, or lfence; rdtsc where the CPU lacks rdtscp (the same: the
+ *     time stamp is read after every earlier instruction has completed).
  * rsp is set like the other registers (and restored after), so stack accesses hit mapped pages.
  * Blocks that branch, divide or use segment overrides are rejected by the Python driver first.
  */
 #define _GNU_SOURCE
+#include <cpuid.h>
 #include <errno.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -60,30 +68,39 @@ struct timing {
     uint64_t t0, t1;
 };
 
-/* run_block(timing, code, vector_init, mxcsr, avx512, calls): calls `code` (which initialises the
- * general registers, runs the body and returns) `calls` times between two TSC reads. Repeating the
- * call makes the timed region long against the TSC's granularity (26 ticks on these VMs). */
+/* What run_block may use, as bits of its `features` argument. */
+#define F_AVX 1u    /* initialise ymm0-15 (else xmm0-15) and vzeroupper after */
+#define F_AVX512 2u /* initialise zmm16-31 and k1-k7 too */
+#define F_RDTSCP 4u /* end a timed run with rdtscp (else lfence; rdtsc) */
+
+/* run_block(timing, code, vector_init, mxcsr, features, calls): calls `code` (which initialises
+ * the general registers, runs the body and returns) `calls` times between two TSC reads. Repeating
+ * the call makes the timed region long against the TSC's granularity (26 ticks on these VMs).
+ * Frame: 0 mxcsr to load, 8 saved mxcsr, 16 code, 24 calls left, 32 features, 48 the timing. */
 extern void run_block(struct timing *t, const void *code, const float *vinit, uint32_t mxcsr,
-                      uint64_t avx512, uint64_t calls);
+                      uint64_t features, uint64_t calls);
 __asm__(".text\n"
         ".globl run_block\n"
         ".type run_block,@function\n"
         "run_block:\n"
         "  push %rbx\n  push %rbp\n  push %r12\n  push %r13\n  push %r14\n  push %r15\n"
         "  push %rdi\n"
-        "  sub $32, %rsp\n"
+        "  sub $48, %rsp\n"
         "  mov %rsi, 16(%rsp)\n"
         "  mov %r9, 24(%rsp)\n"
+        "  mov %r8, 32(%rsp)\n"
         "  stmxcsr 8(%rsp)\n"
         "  mov %ecx, (%rsp)\n"
         "  ldmxcsr (%rsp)\n"
+        "  test $1, %r8\n" /* F_AVX */
+        "  jz 3f\n"
         "  vmovups (%rdx), %ymm0\n  vmovaps %ymm0, %ymm1\n  vmovaps %ymm0, %ymm2\n"
         "  vmovaps %ymm0, %ymm3\n  vmovaps %ymm0, %ymm4\n  vmovaps %ymm0, %ymm5\n"
         "  vmovaps %ymm0, %ymm6\n  vmovaps %ymm0, %ymm7\n  vmovaps %ymm0, %ymm8\n"
         "  vmovaps %ymm0, %ymm9\n  vmovaps %ymm0, %ymm10\n  vmovaps %ymm0, %ymm11\n"
         "  vmovaps %ymm0, %ymm12\n  vmovaps %ymm0, %ymm13\n  vmovaps %ymm0, %ymm14\n"
         "  vmovaps %ymm0, %ymm15\n"
-        "  test %r8, %r8\n"
+        "  test $2, %r8\n" /* F_AVX512 */
         "  jz 1f\n"
         "  vmovups (%rdx), %zmm16\n  vmovaps %zmm16, %zmm17\n  vmovaps %zmm16, %zmm18\n"
         "  vmovaps %zmm16, %zmm19\n  vmovaps %zmm16, %zmm20\n  vmovaps %zmm16, %zmm21\n"
@@ -94,31 +111,49 @@ __asm__(".text\n"
         "  kxnorq %k1, %k1, %k1\n  kxnorq %k2, %k2, %k2\n  kxnorq %k3, %k3, %k3\n"
         "  kxnorq %k4, %k4, %k4\n  kxnorq %k5, %k5, %k5\n  kxnorq %k6, %k6, %k6\n"
         "  kxnorq %k7, %k7, %k7\n"
+        "  jmp 1f\n"
+        "3:\n"
+        "  movups (%rdx), %xmm0\n  movaps %xmm0, %xmm1\n  movaps %xmm0, %xmm2\n"
+        "  movaps %xmm0, %xmm3\n  movaps %xmm0, %xmm4\n  movaps %xmm0, %xmm5\n"
+        "  movaps %xmm0, %xmm6\n  movaps %xmm0, %xmm7\n  movaps %xmm0, %xmm8\n"
+        "  movaps %xmm0, %xmm9\n  movaps %xmm0, %xmm10\n  movaps %xmm0, %xmm11\n"
+        "  movaps %xmm0, %xmm12\n  movaps %xmm0, %xmm13\n  movaps %xmm0, %xmm14\n"
+        "  movaps %xmm0, %xmm15\n"
         "1:\n"
         "  lfence\n"
         "  rdtsc\n"
         "  shl $32, %rdx\n"
         "  or %rdx, %rax\n"
-        "  mov 32(%rsp), %rdi\n"
+        "  mov 48(%rsp), %rdi\n"
         "  mov %rax, (%rdi)\n"
         "  lfence\n"
         "2:\n"
         "  call *16(%rsp)\n"
         "  decq 24(%rsp)\n"
         "  jnz 2b\n"
+        "  testq $4, 32(%rsp)\n" /* F_RDTSCP */
+        "  jz 4f\n"
         "  rdtscp\n"
+        "  jmp 5f\n"
+        "4:\n"
+        "  lfence\n"
+        "  rdtsc\n"
+        "5:\n"
         "  lfence\n"
         "  shl $32, %rdx\n"
         "  or %rdx, %rax\n"
-        "  mov 32(%rsp), %rdi\n"
+        "  mov 48(%rsp), %rdi\n"
         "  mov %rax, 8(%rdi)\n"
         "  ldmxcsr 8(%rsp)\n"
-        "  add $32, %rsp\n"
-        "  pop %rdi\n"
-        "  pop %r15\n  pop %r14\n  pop %r13\n  pop %r12\n  pop %rbp\n  pop %rbx\n"
         "  cld\n"
         "  fninit\n"
+        "  testq $1, 32(%rsp)\n" /* F_AVX */
+        "  jz 6f\n"
         "  vzeroupper\n"
+        "6:\n"
+        "  add $48, %rsp\n"
+        "  pop %rdi\n"
+        "  pop %r15\n  pop %r14\n  pop %r13\n  pop %r12\n  pop %rbp\n  pop %rbx\n"
         "  ret\n"
         ".size run_block, .-run_block\n");
 
@@ -128,7 +163,7 @@ static int mem_fd = -1;
 static uintptr_t mapped[MAX_FAULTS];
 static volatile int n_mapped;
 static float vector_init[16] __attribute__((aligned(64)));
-static uint64_t has_avx512;
+static uint64_t features; /* F_* bits: what this CPU has, less what the caller asked to avoid */
 
 /* A fault inside the block: map the page and restart, or give up with a reason. */
 static void on_signal(int sig, siginfo_t *info, void *uctx) {
@@ -221,7 +256,7 @@ static int run_once(const uint8_t *code, uint64_t calls, uint64_t *ticks) {
         return rc;
     }
     in_block = 1;
-    run_block(&t, code, vector_init, MXCSR_FTZ_DAZ, has_avx512, calls);
+    run_block(&t, code, vector_init, MXCSR_FTZ_DAZ, features, calls);
     in_block = 0;
     *ticks = t.t1 - t.t0;
     return ST_OK;
@@ -335,16 +370,38 @@ static size_t parse_hex(const char *hex, uint8_t *out, size_t cap) {
     return n;
 }
 
+/* Whether the comma-separated `list` names `feature`. */
+static int listed(const char *list, const char *feature) {
+    size_t n = strlen(feature);
+    for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, feature, n) == 0 && (p[n] == ',' || p[n] == '\0')) return 1;
+    return 0;
+}
+
+/* The F_* features this CPU has (CPUID; AVX only where the OS saves ymm state; RDTSCP is bit 27
+ * of EDX of leaf 0x80000001), less `avoid`. */
+static uint64_t cpu_features(const char *avoid) {
+    __builtin_cpu_init();
+    unsigned eax, ebx, ecx, edx;
+    int avx = __builtin_cpu_supports("avx") && !listed(avoid, "avx");
+    int avx512 = avx && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 !listed(avoid, "avx512");
+    int rdtscp = __get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx) && (edx & (1u << 27)) &&
+                 !listed(avoid, "rdtscp");
+    return (avx ? F_AVX : 0) | (avx512 ? F_AVX512 : 0) | (rdtscp ? F_RDTSCP : 0);
+}
+
 int main(int argc, char **argv) {
     int cpu = argc > 1 ? atoi(argv[1]) : -1;
     if (cpu >= 0) {
         cpu_set_t set;
         CPU_ZERO(&set);
         CPU_SET(cpu, &set);
-        if (sched_setaffinity(0, sizeof set, &set) != 0) perror("sched_setaffinity");
+        if (sched_setaffinity(0, sizeof set, &set) != 0)
+            fprintf(stderr, "warning: could not pin the harness to CPU %d (%s): measuring unpinned\n", cpu,
+                    strerror(errno));
     }
-    __builtin_cpu_init();
-    has_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    features = cpu_features(argc > 2 ? argv[2] : "");
     for (int i = 0; i < 16; i++) vector_init[i] = 1.0f;
 
     mem_fd = memfd_create("harness-data", 0);
