@@ -1,8 +1,10 @@
 """Block throughput by the learned cost model: Σ over machine basic blocks of frequency × cycles.
 
-The model (`mlgo_env.blocks`) was trained on basic blocks measured on this project's CPU (AMD Zen
-4) with the counter-free timing harness; it predicts the core cycles per iteration of a block run
-as a loop body. Blocks are costed without their trailing jumps/returns, as they were measured.
+The model (`mlgo_env.blocks`) predicts the core cycles per iteration of a block run as a loop
+body on the CPU its training data was measured on (the shipped one: AMD Zen 4, ``znver4``, measured
+with the counter-free timing harness). Blocks are costed without their trailing jumps/returns, as
+they were measured. The reward is for one target CPU (default: this host); a model trained on
+another one is warned about, or refused with ``strict_cpu``.
 """
 
 from __future__ import annotations
@@ -10,36 +12,51 @@ from __future__ import annotations
 from mlgo_env.bbaddrmap import read_blocks
 from mlgo_env.blocks.extract import block_body
 from mlgo_env.blocks.predict import CostModel, shipped_model
-from rewards.base import Artifact, CompiledModule, Reward
+from rewards.base import Artifact, CompiledModule, TargetCpuReward
+from rewards.wire import MCPU, WireOption
 
 __all__ = ["LearnedReward"]
 
 
-class LearnedReward(Reward):
+class LearnedReward(TargetCpuReward):
     """Σ_b frequency(b) · predicted cycles(b) over the module's machine basic blocks.
 
     Frequencies are LLVM's block-frequency estimates from the address map (entry block = 1 in
     every function), as in the ``mca`` reward, so the two costs are comparable. Predictions are
     batched over every block of the module; the model and its decoding caches are loaded once
-    per process. The number of blocks goes to ``module.extra["learned_blocks"]``.
+    per process. The number of blocks goes to ``module.extra["learned_blocks"]``, the target CPU
+    to ``module.extra["learned_mcpu"]``.
 
     Args:
         model: a `CostModel`; None uses the shipped one.
+        mcpu: LLVM's ``-mcpu`` name of the CPU the cost is for; None: this host's, resolved once.
+        strict_cpu: refuse (`machine.CpuMismatch`) a model trained on another CPU than `mcpu`
+            instead of warning.
     """
 
     name = "learned"
     requires = Artifact.OBJECT | Artifact.BB_ADDR_MAP
-    platform_dependent = True
     unit = "cycles"
+    wire_options = {"mcpu": MCPU, "strict_cpu": WireOption(bool)}
 
-    def __init__(self, model: CostModel | None = None) -> None:
+    def __init__(self, model: CostModel | None = None, mcpu: str | None = None, strict_cpu: bool = False) -> None:
+        super().__init__(mcpu)
         self._model = model
+        self.strict_cpu = strict_cpu
+        self._checked = False
 
     @property
     def model(self) -> CostModel:
-        """The cost model (the shipped one unless given)."""
+        """The cost model (the shipped one unless given), checked once against `mcpu`.
+
+        Raises:
+            machine.CpuMismatch: it was trained on another CPU and `strict_cpu` is set.
+        """
         if self._model is None:
             self._model = shipped_model()
+        if not self._checked:
+            self._model.check_cpu(self.mcpu, strict=self.strict_cpu)
+            self._checked = True
         return self._model
 
     def cost(self, module: CompiledModule) -> float:
@@ -49,4 +66,5 @@ class LearnedReward(Reward):
         nonempty = [k for k, body in enumerate(bodies) if body]
         cycles = self.model.cycles([bodies[k] for k in nonempty])
         module.extra["learned_blocks"] = len(blocks)
+        module.extra["learned_mcpu"] = self.mcpu
         return float(sum(blocks[k].frequency * c for k, c in zip(nonempty, cycles, strict=True)))

@@ -1,4 +1,8 @@
-"""The one checkpoint format of the cost model: sizes, vocabulary, weights and metrics in one file."""
+"""The one checkpoint format of the cost model: sizes, vocabulary, weights and metadata in one file.
+
+The metadata holds the metrics and, under ``"cpu"``, the CPU the training data was measured on
+(`dataset.measured_on`: ``{"mcpu": "znver4", ...}``): a model predicts that CPU's cycles.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ import torch
 
 from mlgo_env.blocks.model import BlockCostModel, ModelConfig
 from mlgo_env.blocks.tokenize import Vocabulary
+from mlgo_env.machine import UNKNOWN
 
-__all__ = ["FORMAT", "load_checkpoint", "save_checkpoint"]
+__all__ = ["FORMAT", "load_checkpoint", "model_cpu", "save_checkpoint"]
 
 FORMAT = "mlgo-env-blocks-v1"
 
@@ -18,7 +23,7 @@ FORMAT = "mlgo-env-blocks-v1"
 def save_checkpoint(
     path: Path, model: BlockCostModel, vocab: Vocabulary, meta: dict[str, Any], half: bool = False
 ) -> None:
-    """Writes `model` with its vocabulary and `meta` (metrics, epoch) to `path`.
+    """Writes `model` with its vocabulary and `meta` (metrics, epoch, ``"cpu"``) to `path`.
 
     ``half`` stores the weights as float16 (for the shipped model: half the size, and the
     predictions move by far less than the measurement noise).
@@ -44,3 +49,10 @@ def load_checkpoint(path: Path, device: str = "cpu") -> tuple[BlockCostModel, Vo
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in data["state_dict"].items()})
     model.to(device).eval()
     return model, Vocabulary.from_json(data["vocab"]), data["meta"]
+
+
+def model_cpu(meta: dict[str, Any]) -> str | None:
+    """The ``-mcpu`` name of the CPU a checkpoint's training data was measured on; None if not recorded."""
+    cpu = meta.get("cpu")
+    mcpu = cpu.get("mcpu") if isinstance(cpu, dict) else None
+    return mcpu if isinstance(mcpu, str) and mcpu != UNKNOWN else None

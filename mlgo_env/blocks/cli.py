@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
 import random
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +35,23 @@ DEFAULT_DATA = Path.home() / ".cache" / "mlgo-env" / "blocks" / "measured.csv"
 
 
 Inputs = Annotated[list[Path], typer.Argument(help="Block CSVs (HEX,FREQ[,SOURCE]) or folders of them.")]
+AllowMixedCpus = Annotated[
+    bool, typer.Option(help="Accept data measured on several CPUs (refused by default: one model, one CPU).")
+]
+StrictCpu = Annotated[bool, typer.Option(help="Refuse, instead of warning, a model trained on another CPU.")]
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """Turns a refusal over CPUs (mixed data, a model of another CPU) into its message and exit status 1."""
+    from mlgo_env.blocks.dataset import MixedCpus
+    from mlgo_env.machine import CpuMismatch
+
+    try:
+        yield
+    except (MixedCpus, CpuMismatch) as exc:
+        typer.secho(str(exc), err=True, fg="red")
+        raise typer.Exit(1) from exc
 
 
 @app.command()
@@ -83,7 +102,8 @@ def measure(
     elif backend != "harness":
         raise typer.BadParameter(f"unknown backend {backend!r}: use 'harness' or 'exegesis'")
     sources = read_sources(inputs)
-    writer = MeasuredWriter(out, {h: (s.source, s.freq) for h, s in sources.items()})
+    with _refusals():
+        writer = MeasuredWriter(out, {h: (s.source, s.freq) for h, s in sources.items()})
     done = writer.done()
     todo = sorted(h for h in sources if h not in done)
     random.Random(seed).shuffle(todo)
@@ -119,8 +139,9 @@ def train(
     dim: Annotated[int, typer.Option(help="Model width.")] = 128,
     layers: Annotated[int, typer.Option(help="Transformer layers.")] = 3,
     ship: Annotated[bool, typer.Option(help="Also write the best model (fp16) as the shipped one.")] = False,
+    allow_mixed_cpus: AllowMixedCpus = False,
 ) -> None:
-    """Train the learned cost model (split by application, early stopping on validation MAPE)."""
+    """Train the learned cost model on one CPU's measurements (split by application, early stopping)."""
     from mlgo_env.blocks.checkpoint import load_checkpoint, save_checkpoint
     from mlgo_env.blocks.predict import SHIPPED_CHECKPOINT
     from mlgo_env.blocks.train import TrainConfig, Trainer
@@ -128,8 +149,10 @@ def train(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = TrainConfig(list(data), run_dir, tuple(valid_apps.split(",")), tuple(test_apps.split(",")),
                       epochs=epochs, seed=seed, time_budget_s=time_budget, lr=lr, loss=loss,
-                      batch_size=batch_size, dim=dim, layers=layers)  # fmt: skip
-    metrics = Trainer(cfg).run()
+                      batch_size=batch_size, dim=dim, layers=layers, allow_mixed_cpus=allow_mixed_cpus)  # fmt: skip
+    with _refusals():
+        trainer = Trainer(cfg)
+    metrics = trainer.run()
     console.print_json(json.dumps(metrics))
     if ship:
         model, vocab, meta = load_checkpoint(run_dir / "best.pt")
@@ -147,17 +170,22 @@ def evaluate(
     gbt_train_rows: Annotated[int, typer.Option(help="Training rows for the baseline (0: all).")] = 0,
     write_heldout: Annotated[Path | None, typer.Option(help="Write the evaluated rows here first.")] = None,
     osaca_rows: Annotated[int, typer.Option(help="Rows OSACA predicts (it is slow).")] = 300,
+    allow_mixed_cpus: AllowMixedCpus = False,
+    strict_cpu: StrictCpu = False,
 ) -> None:
-    """Compare the learned model, llvm-mca, OSACA and the bag-of-mnemonics baseline on held-out apps."""
+    """Compare the learned model, llvm-mca, OSACA and the bag-of-mnemonics baseline on held-out apps.
+
+    The data's CPU is the target: llvm-mca and OSACA model it, and the learned model is checked against it.
+    """
     from mlgo_env.blocks.evaluate import Evaluation
 
-    ev = Evaluation.from_data(
-        list(data), valid_apps.split(","), test_apps.split(","), rows or None, gbt_train_rows or None
-    )
-    if write_heldout:
-        ev.write_heldout(write_heldout)
-        console.print(f"{len(ev.rows)} held-out rows -> {write_heldout}")
-    ev.run(checkpoint, osaca_rows=osaca_rows)
+    with _refusals():
+        ev = Evaluation.from_data(list(data), valid_apps.split(","), test_apps.split(","), rows or None,
+                                  gbt_train_rows or None, allow_mixed_cpus=allow_mixed_cpus)  # fmt: skip
+        if write_heldout:
+            ev.write_heldout(write_heldout)
+            console.print(f"{len(ev.rows)} held-out rows -> {write_heldout}")
+        ev.run(checkpoint, osaca_rows=osaca_rows, strict_cpu=strict_cpu)
     console.print(ev.table())
     console.print_json(json.dumps(ev.summary()))
 
@@ -166,12 +194,22 @@ def evaluate(
 def predict(
     blocks: Annotated[list[str], typer.Argument(help="Hex-encoded blocks (without the final branch).")],
     checkpoint: Annotated[Path | None, typer.Option(help="Model (default: shipped).")] = None,
+    cpu: Annotated[
+        str | None, typer.Option(help="LLVM -mcpu name the predictions are for (default: this host's).")
+    ] = None,
+    strict_cpu: StrictCpu = False,
 ) -> None:
-    """Predict core cycles per iteration of blocks on this CPU."""
+    """Predict core cycles per iteration of blocks on the CPU the model was trained for.
+
+    A model trained on another CPU than --cpu is warned about, or refused with --strict-cpu.
+    """
     from mlgo_env.blocks.isa import decode
     from mlgo_env.blocks.predict import CostModel, shipped_model
 
     model = CostModel(checkpoint) if checkpoint else shipped_model()
+    with _refusals():
+        model.check_cpu(cpu, strict=strict_cpu)
+    console.print(f"[dim]core cycles per iteration on {model.cpu or 'a CPU the model does not record'}[/dim]")
     for hex_code, cycles in zip(blocks, model.cycles(blocks), strict=True):
         text = "; ".join(i.text for i in decode(bytes.fromhex(hex_code)) or [])
         console.print(f"{cycles:8.2f}  {hex_code}  [dim]{text}[/dim]")

@@ -1,12 +1,15 @@
 """Compares cost models on held-out measured blocks.
 
 The learned model, llvm-mca, OSACA, the bag-of-mnemonics baseline, and the measurement floor
-(repeatability), on the same rows, with each model's blocks per second.
+(repeatability), on the same rows, with each model's blocks per second. The rows' CPU (their
+``cpu`` column) is the target: llvm-mca and OSACA model it, and a learned model trained on another
+CPU is warned about (or refused).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import random
 import time
@@ -19,15 +22,21 @@ import capstone
 import numpy as np
 from rich.table import Table
 
-from mlgo_env.blocks.dataset import MeasuredBlock, read_measured, split_by_application
+from mlgo_env.blocks.dataset import MeasuredBlock, measured_on, read_measured, split_by_application
 from mlgo_env.blocks.metrics import Accuracy, accuracy, repeatability
 from mlgo_env.blocks.predict import SHIPPED_CHECKPOINT, CostModel
 from mlgo_env.blocks.train import decode_rows
+from mlgo_env.machine import UNKNOWN, is_mcpu
 
-__all__ = ["Evaluation", "ModelResult", "osaca_cycles"]
+__all__ = ["OSACA_ARCHS", "Evaluation", "ModelResult", "osaca_cycles"]
 
-OSACA_ARCH = "zen4"
-"""OSACA's model of this machine's CPU (AMD Zen 4)."""
+OSACA_ARCHS = {
+    "znver1": "zen1", "znver2": "zen2", "znver3": "zen3", "znver4": "zen4",
+    "sandybridge": "snb", "ivybridge": "ivb", "haswell": "hsw", "broadwell": "bdw",
+    "skylake-avx512": "skx", "cascadelake": "csx", "icelake-client": "icl", "icelake-server": "icx",
+    "sapphirerapids": "spr",
+}  # fmt: skip
+"""OSACA's machine model for each LLVM ``-mcpu`` name it has one for."""
 
 
 @dataclass(frozen=True)
@@ -47,12 +56,12 @@ class ModelResult:
 
 
 @functools.cache
-def _osaca() -> tuple[Any, Any, Any]:
+def _osaca(arch: str) -> tuple[Any, Any, Any]:
     from osaca.parser import ParserX86ATT
     from osaca.semantics import ArchSemantics, MachineModel
 
     parser = ParserX86ATT()
-    model = MachineModel(arch=OSACA_ARCH)
+    model = MachineModel(arch=arch)
     return parser, model, ArchSemantics(parser, model)
 
 
@@ -63,11 +72,14 @@ def _att() -> capstone.Cs:
     return md
 
 
-def osaca_cycles(code: bytes) -> float:
-    """OSACA's cycles per iteration of a block: max(port-pressure bound, longest loop-carried chain)."""
+def osaca_cycles(code: bytes, arch: str) -> float:
+    """OSACA's cycles per iteration of a block on `arch` (``zen4``, `OSACA_ARCHS`).
+
+    Max(port-pressure bound, longest loop-carried chain).
+    """
     from osaca.semantics import ArchSemantics, KernelDG
 
-    parser, model, semantics = _osaca()
+    parser, model, semantics = _osaca(arch)
     asm = "\n".join(f"{m} {ops}".strip() for _, _, m, ops in _att().disasm_lite(code, 0)) + "\n"
     kernel = parser.parse_file(asm)
     kernel = [line for line in kernel if line.mnemonic]
@@ -95,11 +107,23 @@ class Evaluation:
         rows: held-out rows (whole applications never trained on).
         gbt: the bag-of-mnemonics baseline's predictions for `rows` (cycles per 100 iterations),
             fitted on the training applications; None when not available.
+        allow_mixed_cpus: accept rows measured on several CPUs (then the target CPU is unknown).
+
+    Attributes:
+        cpu: LLVM's ``-mcpu`` name of the CPU the rows were measured on (`UNKNOWN` if they do not say).
+        model_cpu: the learned model's CPU, once `run` has loaded it (`UNKNOWN` if it does not say).
+
+    Raises:
+        dataset.MixedCpus: the rows name several CPUs and `allow_mixed_cpus` is not set.
     """
 
-    def __init__(self, rows: Sequence[MeasuredBlock], gbt: np.ndarray | None = None) -> None:
+    def __init__(
+        self, rows: Sequence[MeasuredBlock], gbt: np.ndarray | None = None, allow_mixed_cpus: bool = False
+    ) -> None:
         self.rows = list(rows)
         self.gbt = gbt
+        self.cpu: str = measured_on(self.rows, allow_mixed_cpus, source="the held-out rows")["mcpu"]
+        self.model_cpu = UNKNOWN
         self.measured = np.array([r.throughput for r in self.rows])
         self.results: dict[str, ModelResult] = {}
 
@@ -113,6 +137,7 @@ class Evaluation:
         gbt_train_rows: int | None = None,
         max_noise: float = 0.1,
         seed: int = 0,
+        allow_mixed_cpus: bool = False,
     ) -> Evaluation:
         """The held-out split of measured CSVs, with the baseline fitted on the training split.
 
@@ -124,10 +149,15 @@ class Evaluation:
             gbt_train_rows: fit the baseline on a seeded sample of this many training rows.
             max_noise: training rows noisier than this are dropped (as in training).
             seed: sampling seed.
+            allow_mixed_cpus: accept data measured on several CPUs.
+
+        Raises:
+            dataset.MixedCpus: the data names several CPUs and `allow_mixed_cpus` is not set.
         """
         from mlgo_env.blocks.baseline import MnemonicGBT
 
         measured = [r for r in read_measured(data) if r.throughput > 0]
+        measured_on(measured, allow_mixed_cpus, source=", ".join(map(str, data)))
         train, _, test = split_by_application(measured, valid_apps, test_apps)
         train = [r for r in train if r.noise is None or r.noise <= max_noise]
         rng = random.Random(seed)
@@ -138,30 +168,39 @@ class Evaluation:
         train, train_insns = decode_rows(train)
         test, test_insns = decode_rows(test)
         gbt = MnemonicGBT().fit(train_insns, [r.throughput for r in train]).predict(test_insns)
-        return cls(test, gbt)
+        return cls(test, gbt, allow_mixed_cpus)
 
     @classmethod
-    def from_heldout(cls, path: Path) -> Evaluation:
-        """A held-out sample written by `write_heldout` (with the baseline's predictions)."""
+    def from_heldout(cls, path: Path, cpu: str = UNKNOWN) -> Evaluation:
+        """A held-out sample written by `write_heldout` (with the baseline's predictions).
+
+        Args:
+            path: the sample.
+            cpu: the ``-mcpu`` name of rows whose ``cpu`` column is empty or missing (older samples).
+        """
         with Path(path).open() as f:
             records = list(csv.DictReader(f))
         gbt = np.array([float(r["gbt"]) for r in records]) if records and "gbt" in records[0] else None
-        return cls(read_measured([path]), gbt)
+        rows = [r if r.cpu != UNKNOWN else dataclasses.replace(r, cpu=cpu) for r in read_measured([path])]
+        return cls(rows, gbt)
 
     def write_heldout(self, path: Path) -> None:
-        """Writes the rows (with est_a/est_b and the baseline's predictions) as a CSV."""
+        """Writes the rows (with est_a/est_b, their CPU and the baseline's predictions) as a CSV."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         with Path(path).open("w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["hex", "throughput", "source", "noise", "est_a", "est_b", "gbt"])
+            w.writerow(["hex", "throughput", "source", "cpu", "noise", "est_a", "est_b", "gbt"])
             for k, r in enumerate(self.rows):
                 gbt = f"{self.gbt[k]:.2f}" if self.gbt is not None else ""
-                w.writerow([r.hex, f"{r.throughput:.2f}", ";".join(sorted(r.apps)), f"{r.noise:.5f}",
+                w.writerow([r.hex, f"{r.throughput:.2f}", ";".join(sorted(r.apps)), r.cpu, f"{r.noise:.5f}",
                             f"{r.est_a:.2f}", f"{r.est_b:.2f}", gbt])  # fmt: skip
 
-    def run(self, checkpoint: Path | None = None, osaca_rows: int | None = None, mcpu: str | None = None) -> None:
+    def run(self, checkpoint: Path | None = None, osaca_rows: int | None = None, strict_cpu: bool = False) -> None:
         """Predicts every row with each model and records accuracy and blocks per second.
 
+        The rows' CPU is the target: the learned model's CPU is checked against it (a warning, or
+        `machine.CpuMismatch` with `strict_cpu`), and llvm-mca and OSACA model it (llvm-mca models
+        the host when the rows do not name a CPU; OSACA runs only for CPUs it has a model of).
         llvm-mca runs without its on-disk cache (a fresh in-memory one), so its speed is its own;
         the learned model starts with cold decoding caches too. OSACA is slow (a Python model per
         block): `osaca_rows` limits it to the first rows of a seeded shuffle, and rows it cannot
@@ -172,9 +211,12 @@ class Evaluation:
 
         blocks = [bytes.fromhex(r.hex) for r in self.rows]
         learned = CostModel(checkpoint or SHIPPED_CHECKPOINT)
+        learned.check_cpu(self.cpu, strict=strict_cpu)
+        self.model_cpu = learned.cpu or UNKNOWN
         pred, speed = _timed(learned.cycles, blocks)
-        self.results["learned"] = ModelResult("learned", accuracy(100 * pred, self.measured), speed)
-        mca = McaBlockModel(mcpu=mcpu, cache=McaCache(None))
+        name = f"learned (trained on {self.model_cpu})"
+        self.results["learned"] = ModelResult(name, accuracy(100 * pred, self.measured), speed)
+        mca = McaBlockModel(mcpu=self.cpu if is_mcpu(self.cpu) else None, cache=McaCache(None))
         pred, speed = _timed(mca.cycles, blocks)
         name = f"llvm-mca-19 -mcpu={mca.mcpu}"
         self.results["llvm-mca"] = ModelResult(name, accuracy(100 * pred, self.measured), speed)
@@ -183,11 +225,12 @@ class Evaluation:
         self._run_osaca(blocks, osaca_rows)
 
     def _run_osaca(self, blocks: list[bytes], rows: int | None) -> None:
-        try:
-            _osaca()
-        except ImportError:
+        arch = OSACA_ARCHS.get(self.cpu)
+        if arch is None or rows == 0:
             return
-        if rows == 0:
+        try:
+            _osaca(arch)
+        except ImportError:
             return
         idx = list(range(len(blocks)))
         random.Random(0).shuffle(idx)
@@ -196,7 +239,7 @@ class Evaluation:
         start = time.perf_counter()
         for k in idx:
             try:
-                cycles = osaca_cycles(blocks[k])
+                cycles = osaca_cycles(blocks[k], arch)
             except Exception:  # noqa: BLE001 (OSACA raises anything on forms it does not know)
                 continue
             if cycles > 0:  # 0: every instruction form unknown to OSACA's model
@@ -204,7 +247,7 @@ class Evaluation:
                 ok.append(k)
         speed = len(idx) / max(time.perf_counter() - start, 1e-9)
         if ok:
-            self.results["osaca"] = ModelResult(f"OSACA {OSACA_ARCH}", accuracy(pred, self.measured[ok]), speed)
+            self.results["osaca"] = ModelResult(f"OSACA {arch}", accuracy(pred, self.measured[ok]), speed)
 
     def floor(self) -> dict[str, float]:
         """Repeatability of the measurements of these rows (see `metrics.repeatability`)."""
@@ -213,15 +256,18 @@ class Evaluation:
         return repeatability(a, b)
 
     def summary(self) -> dict[str, object]:
-        """The benchmark's JSON: one entry per model, ``floor`` and ``rows``."""
+        """The benchmark's JSON: one entry per model, ``floor``, ``rows``, ``cpu`` (the rows') and ``model_cpu``."""
         out: dict[str, object] = {name: res.to_json() for name, res in self.results.items()}
         out["floor"] = self.floor()
         out["rows"] = len(self.rows)
+        out["cpu"] = self.cpu
+        out["model_cpu"] = self.model_cpu
         return out
 
     def table(self) -> Table:
         """A readable table of `results` and the floor."""
-        table = Table(title=f"Held-out blocks: {len(self.rows)} rows (cycles per 100 iterations, this CPU)")
+        title = f"Held-out blocks: {len(self.rows)} rows (cycles per 100 iterations, measured on {self.cpu})"
+        table = Table(title=title)
         for col in ("model", "rows", "MAPE", "Kendall τ", "Spearman ρ", "blocks/s"):
             table.add_column(col, justify="left" if col == "model" else "right")
         for res in self.results.values():

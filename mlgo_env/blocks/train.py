@@ -3,9 +3,10 @@
 Loss: mean relative error |predicted / measured - 1| (Ithemal's; it is the MAPE reported), or
 L1 on log cycles.
 Training rows whose two independent estimates differ by more than ``max_noise`` are dropped
-(their label is unreliable); validation and test keep every row. TensorBoard curves go to
-``RUN/tb`` (``losses/train``, ``charts/valid_mape``, ``charts/valid_tau``), checkpoints to
-``RUN/best.pt`` and ``RUN/last.pt``.
+(their label is unreliable); validation and test keep every row. The data must come from one CPU
+(its ``cpu`` column), which every checkpoint records; rows of several CPUs are refused unless
+``allow_mixed_cpus``. TensorBoard curves go to ``RUN/tb`` (``losses/train``, ``charts/valid_mape``,
+``charts/valid_tau``), checkpoints to ``RUN/best.pt`` and ``RUN/last.pt``.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import numpy as np
 import torch
 
 from mlgo_env.blocks.checkpoint import load_checkpoint, save_checkpoint
-from mlgo_env.blocks.dataset import MeasuredBlock, read_measured, split_by_application
+from mlgo_env.blocks.dataset import MeasuredBlock, measured_on, read_measured, split_by_application
 from mlgo_env.blocks.isa import Instruction, decode
 from mlgo_env.blocks.metrics import Accuracy, accuracy
 from mlgo_env.blocks.model import BlockCostModel, ModelConfig, collate
 from mlgo_env.blocks.tokenize import EncodedBlock, Vocabulary
+from mlgo_env.machine import UNKNOWN
 
 __all__ = ["TrainConfig", "Trainer", "decode_rows", "predict_encoded"]
 
@@ -58,6 +60,8 @@ class TrainConfig:
     """"mape": mean |predicted / measured - 1| (Ithemal's normalised L1, what is reported);
     "log-l1": mean |log predicted - log measured|."""
     max_noise: float = 0.1
+    allow_mixed_cpus: bool = False
+    """Train on rows measured on several CPUs (refused by default: one model, one CPU's timings)."""
     seed: int = 0
     threads: int = 2
     dim: int = 128
@@ -113,6 +117,9 @@ class Trainer:
 
     Args:
         cfg: the run's settings.
+
+    Raises:
+        dataset.MixedCpus: the data holds rows of several CPUs and ``cfg.allow_mixed_cpus`` is not set.
     """
 
     def __init__(self, cfg: TrainConfig) -> None:
@@ -120,6 +127,10 @@ class Trainer:
         seed_everything(cfg.seed)
         torch.set_num_threads(cfg.threads)
         rows = [r for r in read_measured(cfg.data) if r.throughput > 0]
+        self.cpu = measured_on(rows, cfg.allow_mixed_cpus, source=", ".join(map(str, cfg.data)))
+        if self.cpu["mcpu"] == UNKNOWN:
+            logger.warning("the data does not name one LLVM -mcpu (%s): the model will not know its CPU",
+                           ", ".join(self.cpu["rows"]) or "no rows")  # fmt: skip
         train, valid, test = split_by_application(rows, cfg.valid_apps, cfg.test_apps)
         train = [r for r in train if r.noise is None or r.noise <= cfg.max_noise]
         self.train_rows, train_insns = decode_rows(train)
@@ -183,7 +194,7 @@ class Trainer:
             writer.add_scalar("charts/valid_tau", valid.kendall_tau, epoch)
             logger.info("epoch %d loss %.4f valid MAPE %.4f tau %.3f (%.0fs)", epoch, loss, valid.mape,
                         valid.kendall_tau, time.time() - start)  # fmt: skip
-            meta = {"epoch": epoch, "valid": asdict(valid)}
+            meta = {"epoch": epoch, "valid": asdict(valid), "cpu": self.cpu}
             save_checkpoint(cfg.run_dir / "last.pt", self.model, self.vocab, meta)
             if valid.mape < best:
                 best, stale = valid.mape, 0
@@ -195,7 +206,7 @@ class Trainer:
         writer.close()
         self.model = load_checkpoint(cfg.run_dir / "best.pt", cfg.device)[0]
         test = self.evaluate(self.test_x, self.test_rows)
-        metrics = {"best_valid_mape": best, "test": asdict(test), "rows": {
+        metrics = {"best_valid_mape": best, "test": asdict(test), "cpu": self.cpu, "rows": {
             "train": len(self.train_x), "valid": len(self.valid_x), "test": len(self.test_x)}}  # fmt: skip
         save_checkpoint(cfg.run_dir / "best.pt", self.model, self.vocab, metrics)
         return metrics

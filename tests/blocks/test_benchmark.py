@@ -22,3 +22,5 @@ def test_quick_benchmark_writes_the_agreed_json(tmp_path):
     for model in ("learned", "llvm-mca", "osaca"):
         assert {"mape", "kendall_tau", "blocks_per_s"} <= set(result[model])
     assert result["floor"]["mape"] > 0 and result["rows"] > 0
+    assert result["cpu"] == "znver4"  # the shipped sample was measured on Zen 4 ...
+    assert result["model_cpu"] == "znver4"  # ... and so was the shipped model's training data

@@ -51,6 +51,14 @@ def test_split_by_application_never_tests_a_trained_block():
 
 
 @pytest.mark.skipif(not SHIPPED_CHECKPOINT.exists(), reason="no shipped checkpoint")
+def test_shipped_model_records_the_cpu_it_was_trained_on():
+    model = CostModel()
+    assert model.cpu == "znver4"  # its training data was measured on AMD Zen 4
+    weights = torch.load(SHIPPED_CHECKPOINT, weights_only=True)["state_dict"].values()
+    assert all(v.dtype == torch.float16 for v in weights if v.is_floating_point())  # still small
+
+
+@pytest.mark.skipif(not SHIPPED_CHECKPOINT.exists(), reason="no shipped checkpoint")
 def test_shipped_model_predicts_known_blocks_plausibly():
     model = CostModel()
     cycles = model.cycles(BLOCKS + [bytes.fromhex("4801d8")])
