@@ -11,7 +11,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlgo_env.toolchain import SUPPORTED_VERSIONS, Toolchain
+from mlgo_env.toolchain import DEFAULT_VERSION, SUPPORTED_VERSIONS, Toolchain, package_of, tool_name
+from mlgo_env.transform.tools import MLIR_ROOT_VARIABLE, installed_mlir_versions, mlir_packages
 
 __all__ = ["ToolStatus", "check_tools"]
 
@@ -25,9 +26,8 @@ _LLVM_TOOLS = (
     "llvm-mc",
     "llvm-exegesis",
     "ld.lld",
-    "mlir-opt",
-    "mlir-cpu-runner",
 )
+_MLIR_TOOLS = ("mlir-opt", "mlir-translate", "mlir-runner")
 _OTHER_TOOLS = {"valgrind": "valgrind", "csmith": "csmith", "callgrind_annotate": "valgrind"}
 
 
@@ -55,17 +55,27 @@ def _version(path: str) -> str:
 
 
 def check_tools() -> list[ToolStatus]:
-    """The status of every tool mlgo-env can use (LLVM 19 required; LLVM 22 optional)."""
+    """The status of every tool mlgo-env can use (LLVM 19 required; LLVM 22 optional).
+
+    Tools are listed by their name in each version (``mlir-cpu-runner-19``, ``mlir-runner-22``).
+    MLIR is required in one version only: Debian installs one at a time, so it is the installed
+    one, or 19 when there is none.
+    """
+    mlir_versions = installed_mlir_versions() or [DEFAULT_VERSION]
     statuses: list[ToolStatus] = []
     for version in SUPPORTED_VERSIONS:
         chain = Toolchain(version)
-        for tool in _LLVM_TOOLS:
-            required = version == 19 and tool not in ("llvm-exegesis",)
-            package = {"ld.lld": f"lld-{version}", "clang": f"clang-{version}"}.get(tool, f"llvm-{version}")
-            if tool.startswith("mlir"):
-                package = f"mlir-{version}-tools libmlir-{version}-dev"
+        for tool in (*_LLVM_TOOLS, *_MLIR_TOOLS):
+            if tool in _MLIR_TOOLS:
+                required = version in mlir_versions
+                package = mlir_packages(version)
+                if not required:
+                    package += f" (replaces MLIR {mlir_versions[0]}; or see {MLIR_ROOT_VARIABLE} in the README)"
+            else:
+                required = version == DEFAULT_VERSION and tool != "llvm-exegesis"
+                package = package_of(tool, version)
             path = str(chain.tool(tool)) if chain.has(tool) else None
-            statuses.append(ToolStatus(f"{tool}-{version}", path, _version(path) if path else "",
+            statuses.append(ToolStatus(f"{tool_name(tool, version)}-{version}", path, _version(path) if path else "",
                                        f"sudo apt-get install {package}", required))  # fmt: skip
     for tool, package in _OTHER_TOOLS.items():
         path = shutil.which(tool)

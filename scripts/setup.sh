@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Installs whatever is missing for mlgo-env, idempotently: Debian's LLVM 19 tools, valgrind and
-# csmith, a virtual environment in .venv, and the project with its pinned dependencies.
-# Usage: scripts/setup.sh [EXTRAS]   (default extras: agents,costmodel,dev)
+# Installs whatever is missing for mlgo-env, idempotently: Debian's LLVM 19 and 22 tools, one MLIR,
+# valgrind and csmith, a virtual environment in .venv, and the project with its pinned dependencies.
+# Usage: scripts/setup.sh [EXTRAS]   (default extras: agents,costmodel,distributed,dev)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-agents,costmodel,distributed,dev}"
 
-packages=(clang-19 llvm-19 lld-19 mlir-19-tools libmlir-19-dev valgrind csmith libcsmith-dev)
+packages=(clang-19 llvm-19 lld-19 clang-22 llvm-22 lld-22 valgrind csmith libcsmith-dev)
+# Debian's MLIR packages of two versions exclude each other (installing one removes the other):
+# keep the MLIR that is installed, and install MLIR 19 only when there is none.
+mlir=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 'libmlir-[0-9]*' 2>/dev/null |
+  sed -n 's/^ii *libmlir-\([0-9][0-9]*\)$/\1/p' | head -1 || true)
+if [ -z "$mlir" ] || [ "$mlir" = 19 ]; then
+  packages+=(mlir-19-tools libmlir-19-dev)
+else
+  echo "setup: keeping the installed MLIR $mlir (Debian would remove it to install MLIR 19)"
+  packages+=("mlir-$mlir-tools")
+fi
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -22,6 +22,21 @@ def test_doctor_reports_tools_and_counters() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "clang-19" in result.stdout and "found" in result.stdout
     assert "hardware performance counters" in result.stdout
+    assert "mlir-cpu-runner-19" in result.stdout and "mlir-runner-22" in result.stdout  # renamed in LLVM 20
+
+
+def test_transform_says_which_mlir_or_what_to_install() -> None:
+    from mlgo_env.transform.tools import installed_mlir_versions
+
+    result = _cli("transform", "check", "--llvm-version", "19")
+    assert result.returncode == 0, result.stderr
+    assert "using MLIR 19." in result.stderr and "schedules" in result.stdout
+    result = _cli("transform", "check", "--llvm-version", "22")
+    if 22 in installed_mlir_versions():
+        assert result.returncode == 0 and "using MLIR 22." in result.stderr
+    else:
+        assert result.returncode == 1
+        assert "MLIR 22 is not installed" in result.stderr and "mlir-22-tools" in result.stderr
 
 
 def test_corpus_list_json(mini_corpus) -> None:

@@ -1,6 +1,7 @@
 """Transform-dialect schedules for linalg payloads: a library, a checker, a runner, an environment.
 
-See ``README.md`` in this folder for how far lowering moves into the Transform dialect in MLIR 19.
+See ``README.md`` in this folder for how far lowering moves into the Transform dialect (MLIR 19
+and 22) and which MLIR is used (``tools.MlirTools``).
 The environment is registered as ``mlgo/TransformSchedule-v0`` (entry point
 ``mlgo_env.transform.env:TransformScheduleEnv``); importing this package does no work.
 """

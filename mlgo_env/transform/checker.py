@@ -1,6 +1,6 @@
-"""Parses and verifies every schedule of the library with ``mlir-opt-19``.
+"""Parses and verifies every schedule of the library with ``mlir-opt`` (of `MlirTools.find`).
 
-Three checks, each a separate ``mlir-opt-19`` run so a failure names its culprit:
+Three checks, each a separate ``mlir-opt`` run so a failure names its culprit:
 
 1. the whole library as one module (symbols unique, every include resolves, types match);
 2. every named sequence with the sequences it includes, as its own module (nothing missing);
@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlgo_env.transform.library import ScheduleLibrary
-from mlgo_env.transform.runner import MlirTools
+from mlgo_env.transform.tools import MlirTools
 
 __all__ = ["CheckFailure", "verify_mlir", "check_library"]
 
 
 @dataclass(frozen=True)
 class CheckFailure:
-    """One schedule (or the whole library) that mlir-opt-19 rejected, and why."""
+    """One schedule (or the whole library) that mlir-opt rejected, and why."""
 
     subject: str
     message: str
@@ -35,7 +35,7 @@ _SPLIT = "\n// -----\n"
 
 
 def verify_mlir(text: str, tools: MlirTools | None = None, timeout: float = 60.0, split: bool = False) -> str | None:
-    """Parses and verifies MLIR `text` with mlir-opt-19; returns its diagnostics, or None if valid.
+    """Parses and verifies MLIR `text` with mlir-opt; returns its diagnostics, or None if valid.
 
     With `split`, `text` holds several modules separated by ``// -----`` lines, each verified on
     its own (``-split-input-file``).
@@ -52,7 +52,7 @@ def verify_mlir(text: str, tools: MlirTools | None = None, timeout: float = 60.0
             timeout=timeout,
         )
     except subprocess.TimeoutExpired:
-        return f"mlir-opt-19 did not finish within {timeout:g} s"
+        return f"{mlir_opt} did not finish within {timeout:g} s"
     finally:
         path.unlink(missing_ok=True)
     return None if done.returncode == 0 else done.stderr.strip() or f"exit {done.returncode}"

@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 
+from mlgo_env.errors import ToolNotFound
 from mlgo_env.transform.checker import check_library
 from mlgo_env.transform.library import Choice, ScheduleLibrary, bundled_payloads, payload_path
 from mlgo_env.transform.runner import KernelTimeReward, PayloadRunner
+from mlgo_env.transform.tools import MLIR_ROOT_VARIABLE, MlirTools
 
 __all__ = ["app"]
 
@@ -20,13 +22,32 @@ LibraryOption = Annotated[
     list[Path] | None,
     typer.Option("--library", "-L", help="Schedule files or folders (default: the bundled library)."),
 ]
+VersionOption = Annotated[
+    int | None,
+    typer.Option(
+        "--llvm-version",
+        help=f"The MLIR to use (default: $MLGO_LLVM_VERSION or 19 if installed, else the installed one; "
+        f"${MLIR_ROOT_VARIABLE} names an MLIR folder instead).",
+    ),
+]
+
+
+def _tools(version: int | None) -> MlirTools:
+    """The MLIR to use, said on stderr; when there is none, what to install, and exit 1."""
+    try:
+        tools = MlirTools.find(version)
+    except ToolNotFound as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"using {tools.describe()}", err=True)
+    return tools
 
 
 @app.command()
-def check(library: LibraryOption = None) -> None:
-    """Parse and verify every schedule of the library with mlir-opt-19."""
+def check(library: LibraryOption = None, llvm_version: VersionOption = None) -> None:
+    """Parse and verify every schedule of the library with mlir-opt."""
     schedules = ScheduleLibrary.load(library)
-    failures = check_library(schedules)
+    failures = check_library(schedules, _tools(llvm_version))
     for failure in failures:
         typer.echo(f"FAIL {failure.subject}\n{failure.message}\n", err=True)
     if failures:
@@ -72,6 +93,7 @@ def apply(
     ] = True,
     repeats: Annotated[int, typer.Option(help="Runs for min-of-k timing.")] = 3,
     library: LibraryOption = None,
+    llvm_version: VersionOption = None,
 ) -> None:
     """Compose a schedule, apply it to a payload and (by default) time it against the baseline."""
     schedules = ScheduleLibrary.load(library)
@@ -88,7 +110,7 @@ def apply(
         output.write_text(text)
         typer.echo(f"schedule written to {output}")
     with tempfile.TemporaryDirectory(prefix="mlgo-transform-") as workdir:
-        runner = PayloadRunner(payload_path(payload), Path(workdir))
+        runner = PayloadRunner(payload_path(payload), Path(workdir), tools=_tools(llvm_version))
         if not run:
             runner.check_schedule(text)
             typer.echo("the schedule applies")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import tempfile
@@ -22,7 +23,8 @@ from mlgo_env.transform.library import (
     matching_brace,
     payload_path,
 )
-from mlgo_env.transform.runner import MlirTools, PayloadRunner, Timing, resolve_reward
+from mlgo_env.transform.runner import PayloadRunner, Timing, resolve_reward
+from mlgo_env.transform.tools import MlirTools
 from rewards.base import Reward
 
 __all__ = ["TransformScheduleEnv", "PayloadFeatures"]
@@ -30,6 +32,8 @@ __all__ = ["TransformScheduleEnv", "PayloadFeatures"]
 _OP_VOCABULARY = ("matmul", "conv", "generic", "fill", "reduce", "transpose", "other")
 _LINALG_OP = re.compile(r"linalg\.(\w+)")
 _NOT_OPS = ("yield", "index")  # region terminator and index query, not structured ops
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ class TransformScheduleEnv(gym.Env[np.ndarray, np.ndarray]):
     a step of the schedule library (``mlgo_env/transform/schedules``) with its parameters; the
     step is kept only if the schedule built so far still applies to the payload and lowers to
     the LLVM dialect. At the end the schedule (steps, ``@bufferize`` between tensor and buffer
-    steps, ``@lower_to_llvm``) is applied, the result compiled with clang-19 and run, its output
+    steps, ``@lower_to_llvm``) is applied, the result compiled with clang and run, its output
     compared with the reference from the untransformed payload, and its cost measured.
 
     ## Action Space
@@ -131,7 +135,7 @@ class TransformScheduleEnv(gym.Env[np.ndarray, np.ndarray]):
     ## Episode End
     Terminated when ``a[0] = 0``; truncated after `max_steps` actions. Either way the schedule
     is evaluated, and ``info["schedule_mlir"]`` holds it as a self-contained MLIR module that
-    ``mlir-opt-19`` parses and verifies on its own. ``info["error_type"]`` names the exception
+    ``mlir-opt`` parses and verifies on its own. ``info["error_type"]`` names the exception
     class when the final build or check failed.
 
     ## Arguments
@@ -144,6 +148,11 @@ class TransformScheduleEnv(gym.Env[np.ndarray, np.ndarray]):
     * ``compile_timeout`` / ``run_timeout``: seconds per tool call / program run.
     * ``library``: schedule files or folders (default: the bundled library).
     * ``workdir``: where builds go (default: a temporary folder removed by `close`).
+    * ``llvm_version``: the MLIR to use (19 or 22; `ToolNotFound` naming the packages when it is
+      missing); default: ``$MLGO_LLVM_VERSION`` or 19 when its MLIR is installed, else the
+      installed one (Debian installs one MLIR at a time).
+      ``mlir_root`` (default ``$MLGO_MLIR_ROOT``): an MLIR folder (``bin/``, ``lib/``) instead.
+      `mlir` says which is used, as does ``info["mlir_version"]`` at reset.
 
     ## Version History
     * v0: initial version.
@@ -162,6 +171,8 @@ class TransformScheduleEnv(gym.Env[np.ndarray, np.ndarray]):
         run_timeout: float = 60.0,
         library: Sequence[str | Path] | None = None,
         workdir: str | Path | None = None,
+        llvm_version: int | None = None,
+        mlir_root: str | Path | None = None,
         render_mode: str | None = None,
     ) -> None:
         if max_steps < 1:
@@ -176,11 +187,12 @@ class TransformScheduleEnv(gym.Env[np.ndarray, np.ndarray]):
         self._steps: list[NamedSchedule] = self.library.steps()
         self._owns_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="mlgo-transform-"))
-        tools = MlirTools.find()
+        self.mlir = MlirTools.find(llvm_version, mlir_root)
+        logger.info("TransformScheduleEnv uses %s", self.mlir.describe())
         names = [payload] if isinstance(payload, str | Path) else list(payload)
         if not names:
             raise ValueError("payload must name at least one payload")
-        self._payloads = [self._payload_state(name, tools, compile_timeout, run_timeout) for name in names]
+        self._payloads = [self._payload_state(name, self.mlir, compile_timeout, run_timeout) for name in names]
 
         max_params = max(len(s.params) for s in self._steps)
         max_choices = max(len(p.choices) for s in self._steps for p in s.params)
@@ -258,7 +270,11 @@ class TransformScheduleEnv(gym.Env[np.ndarray, np.ndarray]):
         self._clear_builds(self._current)
         self._ensure_baseline(self._current)
         self._choices, self._actions, self._last_invalid, self._done = [], 0, False, False
-        info: dict[str, Any] = {"payload": self._current.name, "baseline_cost": self._current.baseline_cost}
+        info: dict[str, Any] = {
+            "payload": self._current.name,
+            "baseline_cost": self._current.baseline_cost,
+            "mlir_version": self.mlir.release,
+        }
         if self._current.baseline_timing is not None:
             info["baseline_noise"] = self._current.baseline_timing.noise
         return self._observation(), info

@@ -188,7 +188,7 @@ class ScheduleLibrary:
         """A self-contained schedule: `choices` in order, then bufferization and lowering to LLVM.
 
         Tensor steps must come before buffer steps; ``@bufferize`` goes between them and
-        ``@lower_to_llvm`` after the last one. Applying the result with ``mlir-opt-19
+        ``@lower_to_llvm`` after the last one. Applying the result with ``mlir-opt
         -transform-preload-library=transform-library-paths=FILE -transform-interpreter`` yields
         the payload in the LLVM dialect.
 

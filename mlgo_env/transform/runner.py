@@ -1,18 +1,19 @@
 """Applies a schedule to a payload, builds and runs the result, checks it, and times it.
 
-The path of one payload through the tools:
+The path of one payload through the tools of one installed MLIR (`MlirTools.find`: mlir-opt,
+mlir-translate, mlir-runner and the clang of the same LLVM version N):
 
-1. ``mlir-opt-19 PAYLOAD -transform-preload-library=transform-library-paths=SCHEDULE
+1. ``mlir-opt-N PAYLOAD -transform-preload-library=transform-library-paths=SCHEDULE
    -transform-interpreter`` applies the schedule; since every composed schedule ends with
    ``@lower_to_llvm`` this already yields the LLVM dialect. The baseline instead runs
    `DEFAULT_PIPELINE` as an ordinary pass pipeline (MLIR's default lowering: no schedule).
-2. ``mlir-translate-19 --mlir-to-llvmir`` gives LLVM IR; ``clang-19 -O3`` compiles it to an object
+2. ``mlir-translate-N --mlir-to-llvmir`` gives LLVM IR; ``clang-N -O3`` compiles it to an object
    file (what block-throughput rewards such as "mca" measure) and links it with MLIR's runner
    libraries into an executable (what runtime rewards measure).
 3. The executable prints the result and one ``mlgo-time`` line per timed kernel call
    (see ``payloads/``). The reference result comes from the untransformed payload lowered by
-   `DEFAULT_PIPELINE` and run by ``mlir-cpu-runner-19`` (a different execution engine from the
-   one being checked).
+   `DEFAULT_PIPELINE` and run by ``mlir-runner-N`` (``mlir-cpu-runner`` before LLVM 20), a
+   different execution engine from the one being checked.
 
 `KernelTimeReward` ("kernel-time") is the runtime reward used until the shared ``rewards.runtime``
 exists: the minimum per-call time over every timed call of `repeats` runs, with the spread kept
@@ -32,15 +33,15 @@ from typing import ClassVar
 import numpy as np
 
 import rewards
-from mlgo_env.errors import CompilerError, CompilerTimeout, ToolNotFound, ValidationFailed
-from mlgo_env.toolchain import Toolchain, get_toolchain
+from mlgo_env.errors import CompilerError, CompilerTimeout, ValidationFailed
+from mlgo_env.toolchain import Toolchain
+from mlgo_env.transform.tools import MlirTools
 from rewards.base import Artifact, CompiledModule, ProgramInfo, Reward
 
 __all__ = [
     "DEFAULT_PIPELINE",
     "ScheduleFailed",
     "OutputMismatch",
-    "MlirTools",
     "RunOutput",
     "Timing",
     "PayloadRunner",
@@ -65,12 +66,12 @@ DEFAULT_PIPELINE: tuple[str, ...] = (
     "convert-arith-to-llvm",
     "convert-cf-to-llvm",
     "convert-func-to-llvm",
+    "convert-ub-to-llvm",
     "reconcile-unrealized-casts",
 )
 """MLIR's default lowering of a linalg-on-tensors payload, as passes (the baseline)."""
 
 CLANG_FLAGS: tuple[str, ...] = ("-O3", "-march=native", "-Wno-override-module")
-_RUNTIME_LIBS = ("libmlir_c_runner_utils.so", "libmlir_runner_utils.so")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|nan)")
 
 
@@ -80,41 +81,6 @@ class ScheduleFailed(CompilerError):
 
 class OutputMismatch(ValidationFailed):
     """The scheduled program's result differs from the reference."""
-
-
-@dataclass(frozen=True)
-class MlirTools:
-    """Paths of the MLIR tools and runtime libraries of one LLVM version."""
-
-    mlir_opt: Path
-    mlir_translate: Path
-    mlir_cpu_runner: Path
-    clang: Path
-    runtime_libs: tuple[Path, ...]
-
-    @classmethod
-    def find(cls, toolchain: Toolchain | None = None) -> MlirTools:
-        """The tools of `toolchain` (default: `get_toolchain()`).
-
-        Raises:
-            ToolNotFound: a tool or runtime library is missing; the message names the package.
-        """
-        chain = toolchain or get_toolchain()
-        lib_dir = Path(f"/usr/lib/llvm-{chain.version}/lib")
-        libs = tuple(lib_dir / name for name in _RUNTIME_LIBS)
-        missing = [str(lib) for lib in libs if not lib.is_file()]
-        if missing:
-            raise ToolNotFound(
-                f"MLIR runtime libraries {', '.join(missing)} are missing. Install them with: "
-                f"sudo apt-get install libmlir-{chain.version}-dev"
-            )
-        return cls(
-            mlir_opt=chain.tool("mlir-opt"),
-            mlir_translate=chain.tool("mlir-translate"),
-            mlir_cpu_runner=chain.tool("mlir-cpu-runner"),
-            clang=chain.clang,
-            runtime_libs=libs,
-        )
 
 
 @dataclass(frozen=True)
@@ -212,7 +178,7 @@ class PayloadRunner:
         self.payload = payload
         self.workdir = workdir
         self.tools = tools or MlirTools.find()
-        self.toolchain = get_toolchain()
+        self.toolchain = Toolchain(self.tools.version)
         self.compile_timeout = compile_timeout
         self.run_timeout = run_timeout
         self.rtol = rtol
@@ -243,7 +209,7 @@ class PayloadRunner:
                 "-transform-interpreter",
             ]
         command = [str(self.tools.mlir_opt), str(self.payload), *passes, "-o", str(lowered)]
-        _run(command, self.compile_timeout, "mlir-opt-19", ScheduleFailed)
+        _run(command, self.compile_timeout, self.tools.mlir_opt.name, ScheduleFailed)
         return lowered
 
     def check_schedule(self, schedule_mlir: str) -> None:
@@ -257,7 +223,7 @@ class PayloadRunner:
         try:
             lowered = self.lower(schedule_mlir, folder)
             translate = [str(self.tools.mlir_translate), "--mlir-to-llvmir", str(lowered), "-o", "/dev/null"]
-            _run(translate, self.compile_timeout, "mlir-translate-19", ScheduleFailed)
+            _run(translate, self.compile_timeout, self.tools.mlir_translate.name, ScheduleFailed)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -278,13 +244,12 @@ class PayloadRunner:
         llvm_ir, obj, exe = folder / "payload.ll", folder / "payload.o", folder / "payload"
         timeout = self.compile_timeout
         translate = [str(self.tools.mlir_translate), "--mlir-to-llvmir", str(lowered), "-o", str(llvm_ir)]
-        _run(translate, timeout, "mlir-translate-19", CompilerError)
-        clang = str(self.tools.clang)
-        _run([clang, *CLANG_FLAGS, "-c", str(llvm_ir), "-o", str(obj)], timeout, "clang-19", CompilerError)
-        lib_dir = str(self.tools.runtime_libs[0].parent)
-        link = [clang, str(obj), "-o", str(exe), f"-L{lib_dir}", f"-Wl,-rpath,{lib_dir}"]
-        link += [f"-l{lib.name.removeprefix('lib').removesuffix('.so')}" for lib in self.tools.runtime_libs]
-        _run(link, timeout, "linking with clang-19", CompilerError)
+        _run(translate, timeout, self.tools.mlir_translate.name, CompilerError)
+        clang, clang_name = str(self.tools.clang), f"clang-{self.tools.version}"
+        _run([clang, *CLANG_FLAGS, "-c", str(llvm_ir), "-o", str(obj)], timeout, clang_name, CompilerError)
+        lib_dir = self.tools.runtime_libs[0].parent
+        link = [clang, str(obj), *map(str, self.tools.runtime_libs), "-o", str(exe), f"-Wl,-rpath,{lib_dir}"]
+        _run(link, timeout, f"linking with {clang_name}", CompilerError)
         return CompiledModule(
             benchmark=self.payload.stem,
             object_path=obj,
@@ -313,14 +278,14 @@ class PayloadRunner:
         if self._reference is None:
             lowered = self.lower(None, self._new_dir("reference"))
             command = [
-                str(self.tools.mlir_cpu_runner),
+                str(self.tools.mlir_runner),
                 "-e",
                 "main",
                 "-entry-point-result=i32",
                 f"-shared-libs={','.join(str(lib) for lib in self.tools.runtime_libs)}",
                 str(lowered),
             ]
-            stdout = _run(command, self.run_timeout, "mlir-cpu-runner-19", CompilerError)
+            stdout = _run(command, self.run_timeout, self.tools.mlir_runner.name, CompilerError)
             self._reference = parse_output(stdout)
         return self._reference
 

@@ -12,9 +12,9 @@ from mlgo_env.transform.library import Choice
 
 
 @pytest.fixture(scope="module")
-def size_env():
+def size_env(tools):
     """A deterministic reward ("size"), so check_env's determinism checks hold."""
-    env = TransformScheduleEnv(payload="elementwise", reward="size", max_steps=3)
+    env = TransformScheduleEnv(payload="elementwise", reward="size", max_steps=3, llvm_version=tools.version)
     yield env
     env.close()
 
@@ -23,19 +23,20 @@ def test_check_env(size_env: TransformScheduleEnv) -> None:
     check_env(size_env, skip_render_check=True)
 
 
-def test_registered_entry_point_takes_keywords_only() -> None:
+def test_registered_entry_point_takes_keywords_only(tools) -> None:
     with pytest.raises(TypeError):
         TransformScheduleEnv("matmul")  # type: ignore[misc]
     spec = gym.envs.registration.EnvSpec(
         "mlgo-test/TransformSchedule-v0", entry_point="mlgo_env.transform.env:TransformScheduleEnv"
     )
-    env = spec.make(payload="elementwise", reward="size", max_steps=1)
+    env = spec.make(payload="elementwise", reward="size", max_steps=1, llvm_version=tools.version)
     assert isinstance(env.unwrapped, TransformScheduleEnv)
     env.close()
 
 
 def test_episode_schedule_verifies_and_program_is_correct(size_env: TransformScheduleEnv, tools) -> None:
-    size_env.reset(seed=0)
+    _, info = size_env.reset(seed=0)
+    assert info["mlir_version"] == tools.release and size_env.mlir.version == tools.version
     lib = size_env.library
     _, reward, terminated, _, info = size_env.step(size_env.encode(Choice(lib["tile_fuse_2d"], (8, 64))))
     assert (reward, terminated, info["valid"]) == (0.0, False, True)
@@ -50,7 +51,7 @@ def test_episode_schedule_verifies_and_program_is_correct(size_env: TransformSch
         size_env.step(size_env.encode(None))
 
 
-def test_invalid_choice_is_penalised_not_fatal(size_env: TransformScheduleEnv) -> None:
+def test_invalid_choice_is_penalised_not_fatal(size_env: TransformScheduleEnv, tools) -> None:
     obs, _ = size_env.reset(seed=1)
     lib = size_env.library
     bad = size_env.encode(Choice(lib["tile_decompose_conv"], (8, 8, 8)))  # a conv step on a generic
@@ -65,7 +66,7 @@ def test_invalid_choice_is_penalised_not_fatal(size_env: TransformScheduleEnv) -
     *_, truncated, info = size_env.step(size_env.encode(Choice(lib["vectorize"])))
     assert "already bufferized" in info["error"]
     assert truncated  # max_steps=3 reached: evaluated anyway
-    assert verify_mlir(info["schedule_mlir"]) is None
+    assert verify_mlir(info["schedule_mlir"], tools) is None
 
 
 def test_action_decoding_wraps_parameters(size_env: TransformScheduleEnv) -> None:

@@ -67,7 +67,7 @@ func.func @init_filter(%seed: index) -> tensor<3x3x16x32xf32> {
   return %r : tensor<3x3x16x32xf32>
 }
 
-func.func private @printMemrefF32(memref<*xf32>)
+func.func private @printMemrefF32(tensor<*xf32>)
 func.func private @rtclock() -> f64
 
 func.func @main() -> i32 {
@@ -80,9 +80,8 @@ func.func @main() -> i32 {
   %in0 = func.call @init_input(%c3) : (index) -> tensor<1x34x34x16xf32>
   %in1 = func.call @init_filter(%c5) : (index) -> tensor<3x3x16x32xf32>
   %r = func.call @conv(%in0, %in1) : (tensor<1x34x34x16xf32>, tensor<3x3x16x32xf32>) -> tensor<1x32x32x32xf32>
-  %m = bufferization.to_memref %r : memref<1x32x32x32xf32>
-  %u = memref.cast %m : memref<1x32x32x32xf32> to memref<*xf32>
-  func.call @printMemrefF32(%u) : (memref<*xf32>) -> ()
+  %u = tensor.cast %r : tensor<1x32x32x32xf32> to tensor<*xf32>
+  func.call @printMemrefF32(%u) : (tensor<*xf32>) -> ()
   scf.for %it = %c0 to %reps step %c1 {
     %t0 = func.call @rtclock() : () -> f64
     %rt = func.call @conv(%in0, %in1) : (tensor<1x34x34x16xf32>, tensor<3x3x16x32xf32>) -> tensor<1x32x32x32xf32>

@@ -47,7 +47,7 @@ func.func @init(%seed: index) -> tensor<512x512xf32> {
   return %r : tensor<512x512xf32>
 }
 
-func.func private @printMemrefF32(memref<*xf32>)
+func.func private @printMemrefF32(tensor<*xf32>)
 func.func private @rtclock() -> f64
 
 func.func @main() -> i32 {
@@ -61,9 +61,8 @@ func.func @main() -> i32 {
   %in1 = func.call @init(%c5) : (index) -> tensor<512x512xf32>
   %in2 = func.call @init(%c11) : (index) -> tensor<512x512xf32>
   %r = func.call @elementwise(%in0, %in1, %in2) : (tensor<512x512xf32>, tensor<512x512xf32>, tensor<512x512xf32>) -> tensor<512x512xf32>
-  %m = bufferization.to_memref %r : memref<512x512xf32>
-  %u = memref.cast %m : memref<512x512xf32> to memref<*xf32>
-  func.call @printMemrefF32(%u) : (memref<*xf32>) -> ()
+  %u = tensor.cast %r : tensor<512x512xf32> to tensor<*xf32>
+  func.call @printMemrefF32(%u) : (tensor<*xf32>) -> ()
   scf.for %it = %c0 to %reps step %c1 {
     %t0 = func.call @rtclock() : () -> f64
     %rt = func.call @elementwise(%in0, %in1, %in2) : (tensor<512x512xf32>, tensor<512x512xf32>, tensor<512x512xf32>) -> tensor<512x512xf32>

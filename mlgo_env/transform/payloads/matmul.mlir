@@ -37,7 +37,7 @@ func.func @init(%seed: index) -> tensor<192x192xf32> {
   return %r : tensor<192x192xf32>
 }
 
-func.func private @printMemrefF32(memref<*xf32>)
+func.func private @printMemrefF32(tensor<*xf32>)
 func.func private @rtclock() -> f64
 
 func.func @main() -> i32 {
@@ -49,9 +49,8 @@ func.func @main() -> i32 {
   %A = func.call @init(%c3) : (index) -> tensor<192x192xf32>
   %B = func.call @init(%c5) : (index) -> tensor<192x192xf32>
   %r = func.call @matmul(%A, %B) : (tensor<192x192xf32>, tensor<192x192xf32>) -> tensor<192x192xf32>
-  %m = bufferization.to_memref %r : memref<192x192xf32>
-  %u = memref.cast %m : memref<192x192xf32> to memref<*xf32>
-  func.call @printMemrefF32(%u) : (memref<*xf32>) -> ()
+  %u = tensor.cast %r : tensor<192x192xf32> to tensor<*xf32>
+  func.call @printMemrefF32(%u) : (tensor<*xf32>) -> ()
   scf.for %it = %c0 to %reps step %c1 {
     %t0 = func.call @rtclock() : () -> f64
     %rt = func.call @matmul(%A, %B) : (tensor<192x192xf32>, tensor<192x192xf32>) -> tensor<192x192xf32>

@@ -41,7 +41,7 @@ func.func @init(%seed: index) -> tensor<512x1024xf32> {
   return %r : tensor<512x1024xf32>
 }
 
-func.func private @printMemrefF32(memref<*xf32>)
+func.func private @printMemrefF32(tensor<*xf32>)
 func.func private @rtclock() -> f64
 
 func.func @main() -> i32 {
@@ -53,9 +53,8 @@ func.func @main() -> i32 {
   %reps = arith.constant 10 : index
   %in0 = func.call @init(%c3) : (index) -> tensor<512x1024xf32>
   %r = func.call @reduction(%in0) : (tensor<512x1024xf32>) -> tensor<512xf32>
-  %m = bufferization.to_memref %r : memref<512xf32>
-  %u = memref.cast %m : memref<512xf32> to memref<*xf32>
-  func.call @printMemrefF32(%u) : (memref<*xf32>) -> ()
+  %u = tensor.cast %r : tensor<512xf32> to tensor<*xf32>
+  func.call @printMemrefF32(%u) : (tensor<*xf32>) -> ()
   scf.for %it = %c0 to %reps step %c1 {
     %t0 = func.call @rtclock() : () -> f64
     %rt = func.call @reduction(%in0) : (tensor<512x1024xf32>) -> tensor<512xf32>

@@ -1,5 +1,5 @@
 // Lowering to the LLVM dialect, written as transform ops: every conversion pass runs through
-// `transform.apply_registered_pass` on the module. After it only `mlir-translate-19
+// `transform.apply_registered_pass` on the module. After it only `mlir-translate
 // --mlir-to-llvmir` and the LLVM back end remain outside MLIR.
 module attributes {transform.with_named_sequence} {
 
@@ -21,7 +21,8 @@ module attributes {transform.with_named_sequence} {
     transform.yield %m5 : !transform.any_op
   }
 
-  // Every remaining dialect to the LLVM dialect.
+  // Every remaining dialect to the LLVM dialect (`ub`: MLIR 22's vectorizer pads with
+  // `ub.poison`).
   transform.named_sequence @convert_to_llvm(%root: !transform.any_op {transform.consumed})
       -> !transform.any_op attributes {mlgo.phase = "internal"} {
     %m0 = transform.apply_registered_pass "convert-vector-to-llvm" to %root
@@ -36,9 +37,11 @@ module attributes {transform.with_named_sequence} {
         : (!transform.any_op) -> !transform.any_op
     %m5 = transform.apply_registered_pass "convert-func-to-llvm" to %m4
         : (!transform.any_op) -> !transform.any_op
-    %m6 = transform.apply_registered_pass "reconcile-unrealized-casts" to %m5
+    %m6 = transform.apply_registered_pass "convert-ub-to-llvm" to %m5
         : (!transform.any_op) -> !transform.any_op
-    transform.yield %m6 : !transform.any_op
+    %m7 = transform.apply_registered_pass "reconcile-unrealized-casts" to %m6
+        : (!transform.any_op) -> !transform.any_op
+    transform.yield %m7 : !transform.any_op
   }
 
   // Default lowering of the vector ops no conversion pass handles (`vector.contract`,
