@@ -128,7 +128,7 @@ def train_one(args: Args, reward: str, seed: int, train: list[str], init: Path, 
     return {
         "reward": reward,
         "seed": seed,
-        "policy": str(run_dir / "policy.pt"),
+        "policy": str(run_dir / "policy.onnx"),
         "train_fitness": metadata["train_geomean_reduction"],
         "train_seconds": time.time() - started,
     }

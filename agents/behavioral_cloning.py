@@ -8,7 +8,7 @@ Teachers:
   at ``-Oz`` following it gives the same ``.text`` as plain ``-Oz`` on the programs checked here);
 - ``margin``: LLVM's cost rule rebuilt from the features, inline iff ``cost_estimate < threshold``
   (a different and, for size, better rule than the default; see `margin_teacher`);
-- a path to a TorchScript policy;
+- a path to an ONNX policy (``.onnx``);
 - a path to ``.npz`` labels from ``agents/search.py --output``: the best decisions a search found on
   each training program (expert iteration).
 
@@ -26,6 +26,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
@@ -40,7 +41,7 @@ from agents.common import (
     seed_everything,
     short_name,
 )
-from agents.policy_net import FeatureEncoder, PolicyNet, greedy_from_net, policy_net_for, to_torchscript
+from agents.policy_net import FeatureEncoder, PolicyNet, greedy_from_net, policy_net_for, to_onnx
 from agents.search import load_labels, record_labels
 from mlgo_env.compilation import CompileOptions
 from mlgo_env.corpus import default_corpus
@@ -59,7 +60,7 @@ class Args:
     env_id: str = "mlgo/Inlining-v0"
     """the environment id"""
     teacher: str = "llvm-default"
-    """llvm-default (LLVM's own decision), margin (cost_estimate < threshold), a TorchScript .pt, or search .npz"""
+    """llvm-default (LLVM's own decision), margin (cost_estimate < threshold), an ONNX .onnx, or search .npz"""
     opt_level: str = "-Oz"
     """the optimisation level of the teacher's compiles"""
     split: str = "train"
@@ -81,11 +82,11 @@ class Args:
     runs_dir: str = "runs"
     """where TensorBoard logs go"""
     output: str = ""
-    """write the state dict here (and the TorchScript policy beside it, .ts.pt)"""
+    """write the state dict here (and the ONNX policy beside it, .onnx)"""
 
 
-def margin_teacher(encoder: FeatureEncoder) -> bytes:
-    """TorchScript of LLVM's cost rule: inline iff ``threshold - cost_estimate > 0``."""
+def margin_teacher(encoder: FeatureEncoder, observation_space: gym.spaces.Dict) -> bytes:
+    """The ONNX policy of LLVM's cost rule: inline iff ``threshold - cost_estimate > 0``."""
     net = PolicyNet(encoder, 2, ())
     assert isinstance(net.head, nn.Sequential)
     layer = net.head[0]
@@ -95,16 +96,16 @@ def margin_teacher(encoder: FeatureEncoder) -> bytes:
         layer.bias.zero_()
         layer.weight[1, encoder.out_features - 1] = 1.0  # the margin is the last input
         layer.bias[1] = -1e-3  # a zero margin (cost == threshold) does not inline
-    return to_torchscript(greedy_from_net(net))
+    return to_onnx(greedy_from_net(net), observation_space)
 
 
-def teacher_policy(teacher: str, encoder: nn.Module) -> str | bytes:
-    """The teacher as the service's Rollout takes it: a built-in name or TorchScript bytes."""
+def teacher_policy(teacher: str, encoder: nn.Module, observation_space: gym.spaces.Dict) -> str | bytes:
+    """The teacher as the service's Rollout takes it: a built-in name or an ONNX model's bytes."""
     if teacher == "margin":
         if not isinstance(encoder, FeatureEncoder) or not encoder.derived_a:
             raise ValueError("the margin teacher needs the threshold and cost_estimate features (inlining)")
-        return margin_teacher(encoder)
-    if teacher.endswith(".pt"):
+        return margin_teacher(encoder, observation_space)
+    if teacher.endswith(".onnx"):
         return Path(teacher).read_bytes()
     return teacher
 
@@ -186,12 +187,14 @@ def main(args: Args) -> PolicyNet:
         "service": args.service,
     }
     with RolloutPool(args.env_id, workers=args.workers, **env_kwargs) as pool:
-        net = policy_net_for(pool.observation_space, pool.action_count, args.hidden)
+        space = pool.observation_space
+        net = policy_net_for(space, pool.action_count, args.hidden)
         if args.teacher.endswith(".npz"):
             observations, actions = load_labels(Path(args.teacher))
         else:
             replay = _replay_options(args) if include_default else None
-            observations, actions = collect(pool, teacher_policy(args.teacher, net.encoder), benchmarks, replay)
+            teacher = teacher_policy(args.teacher, net.encoder, space)
+            observations, actions = collect(pool, teacher, benchmarks, replay)
     print(f"{len(actions)} decisions; the teacher inlines {actions.mean():.1%}")
     accuracy = fit(net, observations, actions, args, writer)
     print(f"accuracy on the teacher's decisions: {accuracy:.1%}")
@@ -200,7 +203,7 @@ def main(args: Args) -> PolicyNet:
         output = Path(args.output)
         output.parent.mkdir(parents=True, exist_ok=True)
         torch.save(net.state_dict(), output)
-        output.with_suffix(".ts.pt").write_bytes(to_torchscript(greedy_from_net(net)))
+        output.with_suffix(".onnx").write_bytes(to_onnx(greedy_from_net(net), space))
         meta = {
             "teacher": args.teacher,
             "accuracy": accuracy,

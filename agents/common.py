@@ -25,7 +25,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
-from agents.policy_net import SignedLogExtractor, export_sb3_policy, load_into_sb3
+from agents.policy_net import OnnxExport, SignedLogExtractor, export_sb3_policy, load_into_sb3
 
 __all__ = [
     "POLICY_DIR",
@@ -52,7 +52,7 @@ __all__ = [
 T = TypeVar("T")
 
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
-"""Where the shipped policies live (TorchScript ``.pt`` plus a ``.json`` of metadata)."""
+"""Where the shipped policies live (ONNX ``.onnx`` plus a ``.json`` of metadata)."""
 
 
 # -- flags ----------------------------------------------------------------------------------
@@ -221,9 +221,14 @@ class RayRolloutPool:
         address: the Ray cluster (``"auto"``, ``"ray://host:10001"``); None: ``$RAY_ADDRESS`` or a
             local Ray.
         workers: Ray workers (default: one per CPU of the cluster).
-        env_kwargs: ``reward``, ``opt_level``, ``llvm_version``, ``corpus``; ``split``, ``service`` and
-            ``include_default`` are ignored (workers run their own services over the pool's corpus,
-            and their services send LLVM's decision to the ``llvm-default`` policy only).
+        env_kwargs: ``reward``, ``reward_options``, ``opt_level``, ``llvm_version``, ``corpus``;
+            ``split``, ``service`` and ``include_default`` are ignored (workers run their own services
+            over the pool's corpus, and their services send LLVM's decision to the ``llvm-default``
+            policy only).
+
+    Attributes:
+        settings: what every rollout shares; its reward options name the reward's target as this
+            machine resolved it (`RolloutSettings.pinned`), so every worker scores for this machine.
     """
 
     def __init__(self, env_id: str, address: str | None = None, workers: int | None = None, **env_kwargs: Any) -> None:
@@ -239,9 +244,10 @@ class RayRolloutPool:
         self.settings = RolloutSettings(
             task=task.name,
             reward=env_kwargs.get("reward", "size"),
+            reward_options=env_kwargs.get("reward_options") or {},
             opt_level=env_kwargs.get("opt_level"),
             llvm_version=env_kwargs.get("llvm_version"),
-        )
+        ).pinned()
         # One machine: the workers read the corpus where it is; a cluster: it travels to each node.
         self.pool = WorkerPool(workers, corpus=env_kwargs.get("corpus"), share_corpus=cluster.nodes == 1)
         features, _ = self.pool.spaces(task.name, False, self.settings.llvm_version)
@@ -289,16 +295,16 @@ def rollout_pool(
 # -- saved policies -------------------------------------------------------------------------
 
 
-def save_policy(path: Path, torchscript: bytes, metadata: dict[str, Any]) -> Path:
-    """Write ``path`` (TorchScript bytes) and ``path.with_suffix('.json')`` (metadata)."""
+def save_policy(path: Path, model: bytes, metadata: dict[str, Any]) -> Path:
+    """Write ``path`` (the ONNX model's bytes) and ``path.with_suffix('.json')`` (metadata)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(torchscript)
+    path.write_bytes(model)
     path.with_suffix(".json").write_text(json.dumps(metadata, indent=1, sort_keys=True) + "\n")
     return path
 
 
 def load_policy(path: Path) -> tuple[bytes, dict[str, Any]]:
-    """The TorchScript bytes and metadata written by `save_policy`."""
+    """The ONNX model's bytes and the metadata written by `save_policy`."""
     meta_path = path.with_suffix(".json")
     metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     return path.read_bytes(), metadata
@@ -334,7 +340,7 @@ class ExperimentArgs:
     resume: str = ""
     """a checkpoint to continue training from"""
     output: str = ""
-    """write the final greedy policy as TorchScript (+ .json metadata) here"""
+    """write the final greedy policy as ONNX (+ .json metadata) here"""
 
 
 @dataclasses.dataclass
@@ -403,10 +409,10 @@ def build_vec_env(args: SB3Args, extra_env_kwargs: dict[str, Any]) -> VecEnv:
 
 
 class ExportCallback(BaseCallback):
-    """Logs finished compiles under ``charts/`` and writes the greedy TorchScript policy at checkpoints.
+    """Logs finished compiles under ``charts/`` and writes the greedy ONNX policy at checkpoints.
 
     Args:
-        path: where the TorchScript policy goes (overwritten at each export).
+        path: where the ONNX policy goes (overwritten at each export).
         every: export every this many calls (steps of the vectorised env).
         mask_feature: the action-mask feature of the exported policy ("" for none).
     """
@@ -414,6 +420,18 @@ class ExportCallback(BaseCallback):
     def __init__(self, path: Path, every: int, mask_feature: str = "") -> None:
         super().__init__()
         self.path, self.every, self.mask_feature = path, every, mask_feature
+        self._export: OnnxExport | None = None
+
+    def export(self) -> bytes:
+        """Write the greedy policy with the model's current weights to `path`; returns its bytes.
+
+        The graph is exported on the first call only; later calls copy the weights into it.
+        """
+        if self._export is None:
+            self._export = export_sb3_policy(self.model, self.mask_feature)
+        policy = self._export()
+        self.path.write_bytes(policy)
+        return policy
 
     def _on_step(self) -> bool:
         for info in self.locals.get("infos", []):
@@ -422,7 +440,7 @@ class ExportCallback(BaseCallback):
             if "error_type" in info:
                 self.logger.record_mean("charts/compile_errors", 1.0)
         if self.n_calls % self.every == 0:
-            self.path.write_bytes(export_sb3_policy(self.model, self.mask_feature))
+            self.export()
         return True
 
 
@@ -464,7 +482,7 @@ def train_sb3(
     """Train (or resume) `algo` on `args.env_id`; returns the model and its run directory.
 
     Writes TensorBoard logs, ``checkpoints/`` every `checkpoint_freq` steps, ``final_model.zip``,
-    ``policy.pt`` (TorchScript), and `args.output` when given.
+    ``policy.onnx``, and `args.output` when given.
     """
     run_dir = Path(args.runs_dir) / run_name(args.env_id, args.exp_name, args.seed)
     make_writer(run_dir, args).close()
@@ -477,13 +495,10 @@ def train_sb3(
         else:
             model = _new_model(algo, args, env, run_dir)
         every = max(args.checkpoint_freq // args.num_envs, 1)
-        callbacks = [
-            CheckpointCallback(every, str(run_dir / "checkpoints"), name_prefix=args.exp_name),
-            ExportCallback(run_dir / "policy.pt", every, mask_feature),
-        ]
+        export = ExportCallback(run_dir / "policy.onnx", every, mask_feature)
         model.learn(
             args.total_timesteps,
-            callback=callbacks,
+            callback=[CheckpointCallback(every, str(run_dir / "checkpoints"), name_prefix=args.exp_name), export],
             progress_bar=args.progress_bar,
             reset_num_timesteps=not args.resume,
             tb_log_name="sb3",
@@ -491,8 +506,7 @@ def train_sb3(
         model.save(run_dir / "final_model.zip")
     finally:
         env.close()
-    policy = export_sb3_policy(model, mask_feature)
-    (run_dir / "policy.pt").write_bytes(policy)
+    policy = export.export()
     if args.output:
         metadata = {"trainer": algo.__name__, "args": dataclasses.asdict(args), "timesteps": int(model.num_timesteps)}
         save_policy(Path(args.output), policy, metadata)

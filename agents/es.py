@@ -1,7 +1,7 @@
 """Blackbox evolution strategies (MLGO's ES trainer): score whole policies in the service's rollout mode.
 
 Each generation perturbs the policy's weights θ with ``population`` antithetic pairs θ ± σε,
-exports every candidate to TorchScript, and runs it on a batch of training programs inside the
+exports every candidate to ONNX, and runs it on a batch of training programs inside the
 compiler service (``env.unwrapped.rollout``: one RPC per compile, the fast path). A candidate's
 fitness is its mean reward over the batch (for ``reward="size"``: the mean relative ``.text``
 reduction vs ``-Oz``); both members of a pair see the same programs. The gradient estimate uses
@@ -15,9 +15,9 @@ scorer, few enough for ES. Zero weights tie every candidate, so the first legal 
 
 Usage::
 
-    python -m agents.es --generations 30 --output agents/policies/inlining_size.pt
+    python -m agents.es --generations 30 --output agents/policies/inlining_size.onnx
     python -m agents.es --env-id mlgo/RegallocEviction-v0 --reward perf_model --opt-level=-O2 \
-        --output agents/policies/eviction_perf.pt
+        --output agents/policies/eviction_perf.onnx
     python -m agents.es --ray --ray-address auto --workers 0    # the candidates on a Ray cluster
     tensorboard --logdir runs
 
@@ -27,12 +27,12 @@ Resume with ``--resume runs/<run>/checkpoint.pt``.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
@@ -51,7 +51,7 @@ from agents.common import (
     save_policy,
     seed_everything,
 )
-from agents.policy_net import PolicyNet, density_rule, greedy_from_net, mask_feature_of, policy_net_for
+from agents.policy_net import OnnxExport, PolicyNet, density_rule, greedy_from_net, mask_feature_of, policy_net_for
 
 
 @dataclass
@@ -90,7 +90,7 @@ class Args(ExperimentArgs):
     resume: str = ""
     """a checkpoint.pt to resume from"""
     output: str = ""
-    """write the best policy (TorchScript + metadata .json) here, e.g. agents/policies/inlining_size.pt"""
+    """write the best policy (ONNX + metadata .json) here, e.g. agents/policies/inlining_size.onnx"""
 
 
 class Adam:
@@ -124,19 +124,22 @@ class Adam:
 
 
 class Exporter:
-    """Turns a weight vector into TorchScript bytes: the net is scripted once, weights swapped in."""
+    """Turns a weight vector into the ONNX bytes of the greedy policy: exported once, weights swapped in.
 
-    def __init__(self, net: PolicyNet, mask_feature: str = "") -> None:
+    ``torch.onnx.export`` takes seconds and a generation scores ``2 × population`` candidates, so
+    the graph is exported once and each candidate only rewrites its weight initialisers
+    (`agents.policy_net.OnnxExport`).
+    """
+
+    def __init__(self, net: PolicyNet, observation_space: gym.spaces.Dict, mask_feature: str = "") -> None:
         self.net = net
-        self.scripted = torch.jit.script(greedy_from_net(net, mask_feature).eval())
+        self.export = OnnxExport(greedy_from_net(net, mask_feature), observation_space)
 
     def __call__(self, theta: np.ndarray) -> bytes:
-        """TorchScript bytes of the greedy policy with weights `theta`."""
+        """The ONNX bytes of the greedy policy with weights `theta` (also left in the net)."""
         with torch.no_grad():
-            vector_to_parameters(torch.as_tensor(theta, dtype=torch.float32), self.scripted.parameters())
-        buffer = io.BytesIO()
-        torch.jit.save(self.scripted, buffer)
-        return buffer.getvalue()
+            vector_to_parameters(torch.as_tensor(theta, dtype=torch.float32), self.net.parameters())
+        return self.export()
 
 
 def centered_ranks(values: np.ndarray) -> np.ndarray:
@@ -196,7 +199,7 @@ def main(args: Args) -> Path:
     env_kwargs = {"reward": args.reward, "opt_level": args.opt_level, "split": args.split, "service": args.service}
     with rollout_pool(args.env_id, args.workers or None, args.ray, args.ray_address, **env_kwargs) as pool:
         net = initial_net(args, pool)
-        exporter = Exporter(net, mask_feature_of(pool.observation_space))
+        exporter = Exporter(net, pool.observation_space, mask_feature_of(pool.observation_space))
         theta = parameters_to_vector(net.parameters()).detach().numpy().astype(np.float64)
         adam = Adam(theta.size, args.learning_rate)
         start, best = 0, {"fitness": -np.inf, "theta": theta.copy(), "generation": -1}
@@ -256,7 +259,7 @@ def evaluate_theta(
 def finish(
     args: Args, net: PolicyNet, exporter: Exporter, best: dict, benchmarks: list[str], run_dir: Path, task_name: str
 ) -> None:
-    """Save the best θ as a state dict and TorchScript ``policy.pt`` in the run dir (and at ``--output``)."""
+    """Save the best θ as a state dict and ONNX ``policy.onnx`` in the run dir (and at ``--output``)."""
     with torch.no_grad():
         vector_to_parameters(torch.as_tensor(best["theta"], dtype=torch.float32), net.parameters())
     torch.save(net.state_dict(), run_dir / "best_state_dict.pt")
@@ -273,7 +276,7 @@ def finish(
         "args": dataclasses.asdict(args),
     }
     (run_dir / "best.json").write_text(json.dumps(metadata, indent=1))
-    save_policy(run_dir / "policy.pt", exporter(best["theta"]), metadata)
+    save_policy(run_dir / "policy.onnx", exporter(best["theta"]), metadata)
     if args.output:
         save_policy(Path(args.output), exporter(best["theta"]), metadata)
         print(f"wrote {args.output} (train geomean reduction {best['fitness']:+.4f})")

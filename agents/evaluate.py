@@ -17,7 +17,7 @@ Two parts:
 Usage::
 
     python -m agents.evaluate --quick --json runs/eval.json      # the shipped policies, < 5 min
-    python -m agents.evaluate --inlining-policy runs/<run>/policy.pt --benchmarks huffman fft
+    python -m agents.evaluate --inlining-policy runs/<run>/policy.onnx --benchmarks huffman fft
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ from mlgo_env.compilation import CompileOptions, compile_baseline
 from mlgo_env.corpus import Benchmark, Corpus, default_corpus
 from mlgo_env.episode import run_episode
 from mlgo_env.errors import MlgoEnvError
-from mlgo_env.policies import builtin_policy, torchscript_policy
+from mlgo_env.onnx_policy import OnnxPolicy
+from mlgo_env.policies import builtin_policy
 from mlgo_env.scoring import Scorer
 from mlgo_env.tasks import get_task
 from mlgo_env.toolchain import get_toolchain
@@ -74,10 +75,10 @@ class Args:
     """write the results here as JSON"""
     plot: str = "runs/evaluate.png"
     """write the bar chart here (PNG); empty: no chart"""
-    inlining_policy: str = str(POLICY_DIR / "inlining_size.pt")
-    """the TorchScript inlining policy (empty: skip the inlining part)"""
-    eviction_policy: str = str(POLICY_DIR / "eviction_perf.pt")
-    """the TorchScript eviction policy (empty or missing: the eviction part compares random with the default only)"""
+    inlining_policy: str = str(POLICY_DIR / "inlining_size.onnx")
+    """the ONNX inlining policy (empty: skip the inlining part)"""
+    eviction_policy: str = str(POLICY_DIR / "eviction_perf.onnx")
+    """the ONNX eviction policy (empty or missing: the eviction part compares random with the default only)"""
     split: str = "test"
     """the corpus split to evaluate on"""
     benchmarks: tuple[str, ...] = ()
@@ -186,9 +187,9 @@ class Variant:
 
 
 def make_policy(spec: str | bytes, task: str, seed: int) -> Callable | str:
-    """A policy callable for `run_episode` from TorchScript bytes, or a built-in name as is."""
+    """A policy callable for `run_episode` from an ONNX model's bytes, or a built-in name as is."""
     if isinstance(spec, bytes):
-        return torchscript_policy(spec)
+        return OnnxPolicy(spec)
     builtin_policy(spec, get_task(task), seed)  # fail early on a name the task lacks
     return spec
 

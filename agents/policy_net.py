@@ -1,4 +1,4 @@
-"""Policy networks for MLGO features, and their export to TorchScript for rollout mode.
+"""Policy networks for MLGO features, and their export to ONNX, the form the compiler service runs.
 
 The inliner's features are heavy-tailed integer counts (``edge_count`` in the hundreds,
 ``last_call_to_static_bonus`` 15000, ``callsite_cost`` negative), so every feature goes through a
@@ -8,15 +8,22 @@ signed logarithm ``sign(x)·log(1+|x|)`` before any layer sees it; NaNs (LLVM se
 as a derived feature ("margin"): one weight is then enough to express LLVM's heuristic.
 
 The same `FeatureEncoder` serves three users: SB3 (`SignedLogExtractor`), the evolution strategy
-(`PolicyNet` with no hidden layer is a linear policy) and the exported `GreedyPolicy`, which is
-what the compiler service runs: ``forward(obs: Dict[str, Tensor]) -> Tensor`` takes one
-observation with the shapes LLVM declares and returns the int64 action.
+(`PolicyNet` with no hidden layer is a linear policy) and the exported `GreedyPolicy`:
+``forward(obs: Dict[str, Tensor]) -> Tensor`` takes one observation with the shapes LLVM
+declares and returns the int64 action. `OnnxExport` turns it into the ONNX model the service's
+rollouts and local code run (`mlgo_env.onnx_policy.OnnxPolicy`): data, not code.
 """
 
-import io
-import math
-from collections.abc import Sequence
+from __future__ import annotations
 
+import contextlib
+import logging
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import onnx
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
@@ -27,6 +34,7 @@ __all__ = [
     "CandidateEncoder",
     "FeatureEncoder",
     "GreedyPolicy",
+    "OnnxExport",
     "PolicyNet",
     "SignedLogExtractor",
     "density_rule",
@@ -35,7 +43,8 @@ __all__ = [
     "greedy_from_net",
     "mask_feature_of",
     "policy_net_for",
-    "to_torchscript",
+    "sb3_greedy_policy",
+    "to_onnx",
 ]
 
 EXCLUDED_FEATURES = ("inlining_default",)
@@ -46,9 +55,14 @@ INLINING_DERIVED = (("threshold", "cost_estimate"),)
 
 
 def signed_log(x: Tensor) -> Tensor:
-    """``sign(x)·log(1+|x|)`` with NaN and ±inf mapped to finite values first."""
-    x = torch.nan_to_num(x.float(), nan=0.0, posinf=1e30, neginf=-1e30)
-    return torch.sign(x) * torch.log1p(torch.abs(x))
+    """``sign(x)·log(1+|x|)`` with NaN mapped to 0 and ±inf (and beyond ±1e30) to ±1e30 first.
+
+    Written with the operators ONNX has (``log(1 + |x|)``: ONNX has no ``log1p``; exact for the
+    integer counts), so the exported policy computes what this function computes.
+    """
+    x = x.float()
+    x = torch.where(torch.isnan(x), torch.zeros_like(x), x).clamp(-1e30, 1e30)
+    return torch.sign(x) * torch.log(1 + torch.abs(x))
 
 
 class FeatureEncoder(nn.Module):
@@ -62,13 +76,6 @@ class FeatureEncoder(nn.Module):
         derived: ``(a, b)`` pairs added as ``signed_log(a - b)`` (scalar features only).
     """
 
-    # Evaluated annotations (no `from __future__ import annotations` here) so TorchScript can type
-    # these attributes even when a list is empty.
-    names: list[str]
-    sizes: list[int]
-    derived_a: list[str]
-    derived_b: list[str]
-
     def __init__(self, features: Sequence[tuple[str, int]], derived: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__()
         self.names: list[str] = [name for name, _ in features]
@@ -81,15 +88,16 @@ class FeatureEncoder(nn.Module):
         """A name for every group of input columns (for the metadata of saved policies)."""
         return self.names + [f"{a}-{b}" for a, b in zip(self.derived_a, self.derived_b, strict=True)]
 
+    def observation_keys(self) -> list[str]:
+        """The features `forward` reads."""
+        return list(dict.fromkeys(self.names + self.derived_a + self.derived_b))
+
     def forward(self, obs: dict[str, Tensor]) -> Tensor:
-        """``(B, out_features)`` float32 features."""
-        columns: list[Tensor] = []
-        for i in range(len(self.names)):  # TorchScript: no zip(strict=)
-            columns.append(signed_log(obs[self.names[i]].reshape(-1, self.sizes[i])))
-        for i in range(len(self.derived_a)):
-            difference = obs[self.derived_a[i]].reshape(-1, 1).double() - obs[self.derived_b[i]].reshape(-1, 1).double()
-            columns.append(signed_log(difference))
-        return torch.cat(columns, dim=1)
+        """``(B, out_features)`` float32 features (one signed log over the packed row: a small graph)."""
+        columns = [obs[name].reshape(-1, size).float() for name, size in zip(self.names, self.sizes, strict=True)]
+        for a, b in zip(self.derived_a, self.derived_b, strict=True):
+            columns.append((obs[a].reshape(-1, 1).double() - obs[b].reshape(-1, 1).double()).float())
+        return signed_log(torch.cat(columns, dim=1))
 
 
 class CandidateEncoder(nn.Module):
@@ -106,8 +114,6 @@ class CandidateEncoder(nn.Module):
         candidates: the number of candidates (the action count).
     """
 
-    per_candidate: list[str]
-    scalars: list[str]
     is_current: Tensor
 
     def __init__(self, per_candidate: Sequence[str], scalars: Sequence[str], candidates: int) -> None:
@@ -123,16 +129,17 @@ class CandidateEncoder(nn.Module):
         """The name of every input column (for the metadata of saved policies)."""
         return list(self.names)
 
+    def observation_keys(self) -> list[str]:
+        """The features `forward` reads."""
+        return self.per_candidate + self.scalars
+
     def forward(self, obs: dict[str, Tensor]) -> Tensor:
         """``(B, candidates, out_features)`` float32 features."""
-        columns: list[Tensor] = []
-        for name in self.per_candidate:
-            columns.append(signed_log(obs[name].reshape(-1, self.candidates)))
+        columns = [obs[name].reshape(-1, self.candidates).float() for name in self.per_candidate]
         batch = columns[0].shape[0]
-        for name in self.scalars:
-            columns.append(signed_log(obs[name].reshape(-1, 1)).expand(batch, self.candidates))
-        columns.append(self.is_current.expand(batch, self.candidates))
-        return torch.stack(columns, dim=-1)
+        columns += [obs[name].reshape(-1, 1).float().expand(batch, self.candidates) for name in self.scalars]
+        features = signed_log(torch.stack(columns, dim=-1))
+        return torch.cat([features, self.is_current.expand(batch, self.candidates).unsqueeze(-1)], dim=-1)
 
 
 def encoder_for(observation_space: spaces.Dict) -> FeatureEncoder:
@@ -248,16 +255,125 @@ class GreedyPolicy(nn.Module):
         logits = self.head(self.encoder(obs))
         if self.mask_feature != "":
             legal = obs[self.mask_feature].reshape(logits.shape) != 0
-            logits = torch.where(legal, logits, torch.full_like(logits, -1e9))
+            logits = torch.where(legal, logits, -1e9)
         return torch.argmax(logits, dim=-1).to(torch.int64).reshape(-1)
 
+    def observation_keys(self) -> list[str]:
+        """The features the policy reads (the inputs of its ONNX model)."""
+        keys = self.encoder.observation_keys()  # type: ignore[operator]
+        return keys + [self.mask_feature] if self.mask_feature and self.mask_feature not in keys else keys
 
-def to_torchscript(module: nn.Module) -> bytes:
-    """Script `module` and return the bytes the service's ``Rollout`` accepts."""
-    scripted = torch.jit.script(module.eval())
-    buffer = io.BytesIO()
-    torch.jit.save(scripted, buffer)
-    return buffer.getvalue()
+
+class _ByPosition(nn.Module):
+    """The policy with one positional argument per feature: ``torch.onnx.export`` names each input."""
+
+    def __init__(self, policy: GreedyPolicy, names: Sequence[str]) -> None:
+        super().__init__()
+        self.policy = policy
+        self.names = list(names)
+
+    def forward(self, *features: Tensor) -> Tensor:
+        return self.policy(dict(zip(self.names, features, strict=True)))
+
+
+class OnnxExport:
+    """A policy's ONNX model, exported once by ``torch.onnx.export``; a call writes the current weights in.
+
+    The model's inputs are the features the policy reads, named, typed and shaped as the
+    observation space declares (what the service checks), and its output ``action`` is one int64.
+    Exporting takes seconds (torch traces, decomposes and translates the module), and ES scores
+    dozens of candidates a generation and PPO exports at every checkpoint: so the graph is built
+    once, its optimiser told to keep the parameters as named initialisers, and each call copies
+    the parameters' values into those. Not thread-safe (the calls share one model).
+
+    Args:
+        policy: the greedy policy; its parameters may change between calls, not its structure.
+        observation_space: the environment's observation space.
+    """
+
+    def __init__(self, policy: GreedyPolicy, observation_space: spaces.Dict) -> None:
+        names = policy.observation_keys()
+        example = tuple(
+            torch.from_numpy(np.zeros(observation_space[n].shape, observation_space[n].dtype)) for n in names
+        )
+        self._parameters = {f"policy.{name}": p for name, p in policy.named_parameters()}
+        training = policy.training
+        try:
+            self._model = _export(_ByPosition(policy, names).eval(), example, names, list(self._parameters))
+        finally:
+            policy.train(training)
+        by_name = {tensor.name: tensor for tensor in self._model.graph.initializer}
+        self._initializers = {name: by_name[name] for name in self._parameters}
+
+    def __call__(self) -> bytes:
+        """The serialised ONNX model with the policy's weights as they are now."""
+        for name, parameter in self._parameters.items():
+            tensor = self._initializers[name]
+            tensor.ClearField("float_data")
+            tensor.raw_data = parameter.detach().to(torch.float32).cpu().contiguous().numpy().tobytes()
+        return self._model.SerializeToString()
+
+
+def to_onnx(policy: GreedyPolicy, observation_space: spaces.Dict) -> bytes:
+    """The ONNX model of `policy` (see `OnnxExport`): the bytes the service's ``Rollout`` takes."""
+    return OnnxExport(policy, observation_space)()
+
+
+def _export(module: nn.Module, example: tuple[Tensor, ...], names: list[str], keep: list[str]) -> onnx.ModelProto:
+    """``torch.onnx.export`` of `module`, optimised with the initialisers `keep` left as they are.
+
+    Raises:
+        RuntimeError: a parameter did not survive as a named float initialiser.
+    """
+    with _quiet_exporter():
+        program = torch.onnx.export(
+            module, example, input_names=names, output_names=["action"], dynamo=True, optimize=False, verbose=False
+        )
+        assert program is not None
+        graph = program.model.graph
+        kept = [graph.initializers[name] for name in keep]
+        for value in kept:  # an input is never constant-folded (a Linear's weight would become its transpose)
+            graph.inputs.append(value)
+        program.optimize()
+        for value in kept:
+            graph.inputs.remove(value)
+    model = program.model_proto
+    _strip(model)
+    found = {t.name: t for t in model.graph.initializer}
+    for name in keep:
+        if name not in found or found[name].data_type != onnx.TensorProto.FLOAT:
+            raise RuntimeError(f"the exported graph lost the parameter {name!r}; export with to_onnx instead")
+    return model
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence what the exporter says about its own internals (torchvision, pytree, kept initialisers)."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnx_ir")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _strip(model: onnx.ModelProto) -> None:
+    """Drop the exporter's per-node stack traces and doc strings (most of the file's bytes)."""
+    model.ClearField("metadata_props")
+    model.doc_string = ""
+    for node in model.graph.node:
+        node.ClearField("metadata_props")
+        node.doc_string = ""
+    for value in (*model.graph.input, *model.graph.output, *model.graph.value_info):
+        value.ClearField("metadata_props")
+        value.doc_string = ""
+    for tensor in model.graph.initializer:
+        tensor.ClearField("metadata_props")
 
 
 def greedy_from_net(net: PolicyNet, mask_feature: str = "") -> GreedyPolicy:
@@ -284,8 +400,8 @@ class SignedLogExtractor(BaseFeaturesExtractor):
         return self.encoder(observations)
 
 
-def export_sb3_policy(model: object, mask_feature: str = "") -> bytes:
-    """TorchScript bytes of an SB3 (Maskable)PPO policy's greedy actor.
+def sb3_greedy_policy(model: object, mask_feature: str = "") -> GreedyPolicy:
+    """The greedy actor of an SB3 (Maskable)PPO policy, sharing its modules (and so its weights).
 
     The actor is the features extractor's encoder, then ``mlp_extractor.policy_net`` and
     ``action_net`` — exactly the modules SB3's ``predict(deterministic=True)`` runs.
@@ -295,8 +411,12 @@ def export_sb3_policy(model: object, mask_feature: str = "") -> bytes:
     if not isinstance(extractor, SignedLogExtractor):
         raise TypeError("export needs a policy trained with features_extractor_class=SignedLogExtractor")
     head = nn.Sequential(*policy.mlp_extractor.policy_net, policy.action_net)
-    module = GreedyPolicy(extractor.encoder, head, mask_feature).cpu()
-    return to_torchscript(module)
+    return GreedyPolicy(extractor.encoder, head, mask_feature).cpu()
+
+
+def export_sb3_policy(model: object, mask_feature: str = "") -> OnnxExport:
+    """The ONNX export of an SB3 policy's greedy actor: call it for the model with the current weights."""
+    return OnnxExport(sb3_greedy_policy(model, mask_feature), model.observation_space)  # type: ignore[attr-defined]
 
 
 def load_into_sb3(model: object, state_dict: dict[str, Tensor]) -> None:

@@ -36,7 +36,7 @@ class Args(SB3Args):
 
 
 def main(args: Args) -> MaskablePPO:
-    """Train and return the model (logs, checkpoints and the TorchScript policy go to the run dir)."""
+    """Train and return the model (logs, checkpoints and the ONNX policy go to the run dir)."""
     model, _ = train_sb3(MaskablePPO, args, mask_feature="mask")
     return model  # type: ignore[return-value]
 

@@ -4,7 +4,7 @@ The reward arrives once, at the end of the compile: the relative ``.text`` reduc
 same program compiled with the plain heuristic at ``--opt-level`` (``reward="size"``), so
 ``gamma=1``. Observations go through `agents.policy_net.SignedLogExtractor` (signed-log of the
 heavy-tailed counts, plus LLVM's cost-vs-threshold margin). ``--init`` warm-starts the actor from
-`behavioral_cloning.py`; the greedy policy is exported to TorchScript for the service's rollouts.
+`behavioral_cloning.py`; the greedy policy is exported to ONNX for the service's rollouts.
 
 Usage::
 
@@ -33,7 +33,7 @@ class Args(SB3Args):
 
 
 def main(args: Args) -> PPO:
-    """Train and return the model (logs, checkpoints and the TorchScript policy go to the run dir)."""
+    """Train and return the model (logs, checkpoints and the ONNX policy go to the run dir)."""
     model, _ = train_sb3(PPO, args)
     return model  # type: ignore[return-value]
 

@@ -1,7 +1,7 @@
 """Greedy local search over each program's inlining decisions: the headroom, and labels to clone.
 
 For every program the search starts from the best of a few whole-program policies (LLVM's own
-decisions, never inline, and optionally a saved TorchScript policy), then flips one decision at a
+decisions, never inline, and optionally a saved ONNX policy), then flips one decision at a
 time, in order, and keeps a flip when ``.text`` shrinks; it repeats passes until one improves
 nothing (or ``--passes`` is reached). A candidate is a list of decisions replayed by step index;
 past its end LLVM's own decision is used (a flip can change which call sites come later).
@@ -17,7 +17,7 @@ Two uses:
 Usage::
 
     python -m agents.search --split test --json runs/headroom_test.json
-    python -m agents.search --split train --start-policy agents/policies/inlining_size.pt \
+    python -m agents.search --split train --start-policy agents/policies/inlining_size.onnx \
         --output runs/search_labels.npz
 """
 
@@ -42,7 +42,8 @@ from mlgo_env.compilation import CompileOptions, compile_baseline
 from mlgo_env.corpus import Benchmark, Corpus, default_corpus
 from mlgo_env.episode import Trajectory, run_episode
 from mlgo_env.errors import MlgoEnvError
-from mlgo_env.policies import Observation, Policy, torchscript_policy
+from mlgo_env.onnx_policy import OnnxPolicy
+from mlgo_env.policies import Observation, Policy
 from mlgo_env.tasks import get_task
 from mlgo_env.toolchain import get_toolchain
 from rewards.size import text_size
@@ -61,7 +62,7 @@ class Args:
     opt_level: str = "-Oz"
     """the optimisation level of every compile"""
     start_policy: str = ""
-    """a TorchScript inlining policy to try as a starting point too (besides LLVM's and never-inline)"""
+    """an ONNX inlining policy to try as a starting point too (besides LLVM's and never-inline)"""
     passes: int = 3
     """at most this many passes of single flips over the decisions"""
     workers: int = 2
@@ -121,7 +122,7 @@ def search_program(
         plain_text = text_size(compile_baseline(get_toolchain(), benchmark, options, Path(workdir)).object_path)
     starts: dict[str, Policy | str] = {"llvm-default": "llvm-default", "never": "never"}
     if start_policy is not None:
-        starts["start-policy"] = torchscript_policy(start_policy)
+        starts["start-policy"] = OnnxPolicy(start_policy)
     # Only LLVM's own decisions need include_default: on LLVM 19 it costs the policy a feature.
     tried = {name: _compile(benchmark, p, options, name == "llvm-default") for name, p in starts.items()}
     start = min(tried, key=lambda name: tried[name].text_size)
@@ -182,7 +183,7 @@ def _search_job(job: SearchJob) -> JobOutcome:
     try:
         result = search_program(benchmark, options, start_policy, passes)
         observations = record_labels(benchmark, result.actions, options).observations if labels else None
-    except (MlgoEnvError, RuntimeError) as exc:  # a compiler failure, or a policy failing on an observation
+    except MlgoEnvError as exc:  # a compiler failure, or a policy that cannot answer (InvalidPolicy)
         return JobOutcome(name, error=f"{type(exc).__name__}: {exc}")
     return JobOutcome(name, result, observations)
 
@@ -229,8 +230,8 @@ QUICK_BENCHMARKS = ("bfs_scc", "edit_distance", "hashtable", "regex_match")
 def main(args: Args) -> list[SearchResult]:
     """Search every program; print the table; write JSON and labels as asked.
 
-    Bad input fails before any compile (an unknown benchmark, a start policy that is not
-    TorchScript); a program whose compile fails is reported and the others still finish.
+    Bad input fails before any compile (an unknown benchmark, a start policy that is not a
+    valid ONNX policy); a program whose compile fails is reported and the others still finish.
     """
     corpus = Corpus.load(args.corpus) if args.corpus else default_corpus()
     if args.benchmarks:
@@ -243,7 +244,7 @@ def main(args: Args) -> list[SearchResult]:
     passes = 1 if args.quick else args.passes
     start_policy = Path(args.start_policy).read_bytes() if args.start_policy else None
     if start_policy is not None:
-        torchscript_policy(start_policy)  # raises InvalidPolicy now, not in every worker
+        OnnxPolicy(start_policy)  # raises InvalidPolicy now, not in every worker
     jobs = [(args.corpus, name, args.opt_level, start_policy, passes, bool(args.output)) for name in names]
     results: list[SearchResult] = []
     observations: list[dict[str, np.ndarray]] = []

@@ -49,10 +49,11 @@ from mlgo_env.compilation import CompileOptions, compile_baseline
 from mlgo_env.corpus import Benchmark, default_corpus
 from mlgo_env.episode import run_episode
 from mlgo_env.errors import MlgoEnvError
+from mlgo_env.machine import host_mcpu
 from mlgo_env.programs import run_program, validate_output
 from mlgo_env.toolchain import Toolchain, get_toolchain
 from rewards.base import Artifact, CompiledModule, Reward
-from rewards.perf_model import DEFAULT_LATENCY, PerfModelReward, PerfSample, fit_perf_model
+from rewards.perf_model import PerfModelReward, PerfSample, fit_perf_model, miss_latency
 from rewards.runtime import Clock, RuntimeStats, measure_runtimes
 
 QUICK_PROGRAMS = ("stencil2d", "spmv", "nbody")
@@ -264,14 +265,14 @@ def pooled(results: list[ProgramResult], per_program: dict[str, dict]) -> dict[s
     return summary
 
 
-def add_fitted_row(results: list[ProgramResult]) -> dict[str, float]:
-    """Fits latency/MLP to all runtimes and adds the ``perf_model_fitted`` cost to every variant."""
+def add_fitted_row(results: list[ProgramResult], latency: float) -> dict[str, float]:
+    """Fits MLP (for the target's miss `latency`) to all runtimes and adds the ``perf_model_fitted`` row."""
     samples = [
         PerfSample(v.costs["perf_model_throughput"], v.costs["llc_misses"], runtime_of(v, "perf_model"))
         for r in results
         for v in r.variants
     ]
-    latency, mlp = fit_perf_model(samples, latency=DEFAULT_LATENCY)
+    latency, mlp = fit_perf_model(samples, latency=latency)
     for result in results:
         for v in result.variants:
             v.costs["perf_model_fitted"] = v.costs["perf_model_throughput"] + v.costs["llc_misses"] * latency / mlp
@@ -405,7 +406,7 @@ def main(args: Args) -> dict:
         for benchmark in tqdm(benchmarks, desc="programs", unit="program")
         if benchmark.program is not None
     ]
-    fit = add_fitted_row(results)
+    fit = add_fitted_row(results, miss_latency(args.mcpu or host_mcpu()))
     per_program = {r.name: program_summary(r) for r in results}
     overall = pooled(results, per_program)
     memory = [r for r in results if r.memory_bound]

@@ -92,7 +92,7 @@ def _load() -> float:
 
 def measure_local(corpus: Corpus, ids: list[str], clients: int) -> Run:
     """Rollouts on one in-process service with `clients` concurrent clients, no Ray."""
-    server, servicer, port = start_server("127.0.0.1:0", ServiceConfig(corpus=corpus.root))
+    server, servicer, port = start_server("127.0.0.1:0", ServiceConfig(corpus=corpus.root, insecure=True))
     connection = ServiceConnection(f"127.0.0.1:{port}")
     config = SETTINGS.config()
 

@@ -31,20 +31,41 @@ def _mount_optional(module: str, name: str) -> None:
 def serve(
     address: Annotated[str, typer.Option(help="host:port or unix:PATH")] = "127.0.0.1:50051",
     corpus: Annotated[Path | None, typer.Option(help="corpus directory (default: the bundled programs)")] = None,
-    allow_remote: Annotated[bool, typer.Option(help="allow listening beyond loopback (needs --token)")] = False,
+    allow_remote: Annotated[
+        bool, typer.Option(help="allow listening beyond loopback (needs a token and --tls-cert/--tls-key)")
+    ] = False,
     token: Annotated[
-        str | None, typer.Option(envvar="MLGO_SERVICE_TOKEN", help="shared token clients must send")
+        str | None,
+        typer.Option(envvar="MLGO_SERVICE_TOKEN", help="shared token clients must send (default: a fresh one)"),
     ] = None,
+    insecure: Annotated[
+        bool, typer.Option(help="no token on loopback: every local user and container can use the service")
+    ] = False,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate chain: speak TLS")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert")] = None,
     idle_timeout: Annotated[float, typer.Option(help="close sessions idle this many seconds")] = 600.0,
-    max_sessions: Annotated[int, typer.Option(help="most sessions at once")] = 64,
+    max_sessions: Annotated[int, typer.Option(help="most sessions and rollouts at once")] = 64,
 ) -> None:
-    """Run a compiler service until interrupted."""
+    """Run a compiler service until interrupted; prints how to connect (with the token it made)."""
+    from mlgo_env.errors import PermissionDenied
     from mlgo_env.service.server import ServiceConfig
     from mlgo_env.service.server import serve as run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    config = ServiceConfig(corpus=corpus, token=token, idle_timeout=idle_timeout, max_sessions=max_sessions)
-    run(address, config, allow_remote=allow_remote)
+    config = ServiceConfig(
+        corpus=corpus,
+        token=token,
+        insecure=insecure,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        idle_timeout=idle_timeout,
+        max_sessions=max_sessions,
+    )
+    try:
+        run(address, config, allow_remote=allow_remote)
+    except PermissionDenied as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -61,7 +82,7 @@ def doctor() -> None:
     console.print(machine)
     table = Table(title="mlgo-env doctor")
     for column in ("tool", "status", "path", "version / install"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # paths and install commands are never cut
     missing_required = 0
     for status in check_tools():
         if status.path:

@@ -47,6 +47,7 @@ BUNDLED_PROGRAMS = Path(__file__).resolve().parent.parent / "benchmarks" / "prog
 URI_SCHEME = "benchmark://"
 OPT_LEVELS = ("-O0", "-O1", "-O2", "-O3", "-Os", "-Oz")
 
+
 @dataclass(frozen=True)
 class Benchmark:
     """One module of a corpus: its bitcode, recorded options and (optionally) how to run it."""

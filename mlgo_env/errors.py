@@ -16,6 +16,7 @@ __all__ = [
     "ProtocolError",
     "ServiceError",
     "ServiceUnavailable",
+    "ServiceBusy",
     "SessionNotFound",
     "PermissionDenied",
     "ValidationFailed",
@@ -46,7 +47,7 @@ class InvalidAction(MlgoEnvError, ValueError):
 
 
 class InvalidPolicy(MlgoEnvError, ValueError):
-    """The policy cannot run on this task, or an uploaded TorchScript module is not a policy."""
+    """The policy cannot run on this task, or an uploaded ONNX model breaks a rule of `mlgo_env.onnx_policy`."""
 
 
 class EpisodeOver(MlgoEnvError):
@@ -81,12 +82,16 @@ class ServiceUnavailable(ServiceError):
     """The compiler service cannot be reached (not started, killed, or wrong address)."""
 
 
+class ServiceBusy(ServiceError):
+    """The service already runs as many sessions as it allows; try again later, backing off."""
+
+
 class SessionNotFound(ServiceError):
     """The session is unknown to the service (ended, timed out, or the service restarted)."""
 
 
 class PermissionDenied(ServiceError):
-    """The service refused the request (bad token, or a request outside the corpus)."""
+    """The service refused the request or the connection (a missing or wrong token, no TLS beyond loopback)."""
 
 
 class ValidationFailed(MlgoEnvError):

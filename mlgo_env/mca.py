@@ -28,7 +28,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import sqlite3
 import subprocess
 import tempfile
@@ -42,6 +41,7 @@ from typing import NamedTuple
 import capstone
 
 from mlgo_env.errors import MlgoEnvError
+from mlgo_env.machine import UNKNOWN, host_mcpu
 from mlgo_env.toolchain import Toolchain, get_toolchain
 
 __all__ = [
@@ -53,7 +53,6 @@ __all__ = [
     "McaStats",
     "block_cycles",
     "default_cache_path",
-    "host_cpu",
     "iterations_for",
 ]
 
@@ -97,23 +96,6 @@ class McaStats:
 def default_cache_path() -> Path:
     """The on-disk cache, under mlgo-env's cache root (``$MLGO_CACHE_DIR`` or ``~/.cache/mlgo-env``)."""
     return Path(os.environ.get("MLGO_CACHE_DIR", Path.home() / ".cache" / "mlgo-env")) / "mca" / "blocks.sqlite"
-
-
-@functools.cache
-def host_cpu(toolchain: Toolchain | None = None) -> str:
-    """The host CPU's LLVM name (e.g. ``znver4``): the "Host CPU" line of ``llvm-mca --version``.
-
-    llvm-mca has no ``-mcpu=native``; its version banner is where LLVM reports the name.
-
-    Raises:
-        McaError: the banner names no host CPU.
-    """
-    mca = (toolchain or get_toolchain()).tool("llvm-mca")
-    banner = subprocess.run([str(mca), "--version"], capture_output=True, text=True, timeout=60)
-    match = re.search(r"Host CPU:\s*(\S+)", banner.stdout)
-    if match is None:
-        raise McaError(f"`{mca} --version` does not name the host CPU; pass mcpu explicitly")
-    return match.group(1)
 
 
 def iterations_for(instructions: int) -> int:
@@ -220,14 +202,19 @@ class McaBlockModel:
     """Predicts the core cycles per iteration of machine basic blocks with llvm-mca.
 
     Args:
-        mcpu: the LLVM CPU name to model (``znver4``, ``skylake``); None models the host.
+        mcpu: the LLVM CPU name to model (``znver4``, ``skylake``); None models the host
+            (`mlgo_env.machine.host_mcpu`).
         toolchain: LLVM tools to use; the default toolchain when None.
         cache: where results are kept; None uses the shared on-disk cache (`default_cache_path`).
         call_latency: cycles llvm-mca assumes for a call (see `DEFAULT_CALL_LATENCY`).
         jobs: llvm-mca processes to run at once.
 
     Attributes:
+        mcpu: the CPU modelled.
         stats: counts of analysed, cached and fallback blocks.
+
+    Raises:
+        McaError: `mcpu` is None and LLVM does not name the host CPU.
     """
 
     def __init__(
@@ -239,7 +226,9 @@ class McaBlockModel:
         jobs: int | None = None,
     ) -> None:
         self.toolchain = toolchain or get_toolchain()
-        self.mcpu = mcpu or host_cpu(self.toolchain)
+        self.mcpu = mcpu or host_mcpu(self.toolchain)
+        if self.mcpu == UNKNOWN:
+            raise McaError("LLVM does not name the host CPU; pass mcpu explicitly")
         self.cache = cache if cache is not None else McaCache(default_cache_path())
         self.call_latency = call_latency
         self.jobs = jobs or min(4, os.cpu_count() or 1)

@@ -1,4 +1,4 @@
-"""Policies that run next to the compiler in rollout mode: built-ins and uploaded TorchScript.
+"""Policies that run next to the compiler in rollout mode: built-ins, and uploaded ONNX models.
 
 A policy maps one observation (feature name → array) to an action. Built-ins:
 
@@ -7,14 +7,13 @@ A policy maps one observation (feature name → array) to an action. Built-ins:
 - ``always`` / ``never``: inline every / no call site; for eviction, evict the first legal
   register / evict nothing.
 
-A TorchScript policy is a scripted ``torch.nn.Module`` whose ``forward`` takes
-``Dict[str, Tensor]`` (the observation, each tensor with the shape LLVM declares) and returns
-the action: an int64 index for inlining/eviction, a float for priority. `agents/` exports them.
+Any other policy is data, not code: an ONNX model whose inputs are the observation's features
+(names, dtypes and shapes as LLVM declares them) and whose output is the action, checked and run
+by `mlgo_env.onnx_policy.OnnxPolicy`. `agents/` exports them.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +22,7 @@ import numpy as np
 from mlgo_env.errors import InvalidPolicy
 from mlgo_env.tasks import InliningTask, RegallocEvictionTask, RegallocPriorityTask, Task
 
-__all__ = ["Policy", "BUILTIN_POLICIES", "builtin_policy", "torchscript_policy"]
+__all__ = ["Policy", "BUILTIN_POLICIES", "builtin_policy"]
 
 Observation = dict[str, np.ndarray]
 Policy = Callable[[Observation], Any]
@@ -79,24 +78,3 @@ def _evict_first_legal(task: RegallocEvictionTask) -> Policy:
         return int(np.flatnonzero(task.action_mask(observation))[0])
 
     return evict_first
-
-
-def torchscript_policy(data: bytes) -> Policy:
-    """A policy from the bytes of a saved TorchScript module (needs torch on the service)."""
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise InvalidPolicy("TorchScript policies need torch on the service: pip install torch==2.13.0") from exc
-    try:
-        module = torch.jit.load(io.BytesIO(data), map_location="cpu")
-    except Exception as exc:  # torch raises RuntimeError subclasses with C++ messages
-        raise InvalidPolicy(f"not a loadable TorchScript module: {exc}") from exc
-    module.eval()
-
-    def run(observation: Observation) -> Any:
-        with torch.no_grad():
-            output = module({k: torch.from_numpy(v) for k, v in observation.items()})
-        value = output.reshape(-1)[0]
-        return float(value) if value.is_floating_point() else int(value)
-
-    return run

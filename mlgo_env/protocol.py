@@ -6,7 +6,9 @@ little-endian bytes of every feature tensor in header order, and one newline. Th
 each observation with the raw bytes of the advice tensor on ``B.in``. EOF on ``B.out`` ends the
 episode. (LLVM: ``llvm/lib/Analysis/InteractiveModelRunner.cpp``, ``TrainingLogger``.)
 
-Every read has a deadline, so a compiler that hangs or dies never blocks the host.
+Every read has a deadline, so a compiler that hangs or dies never blocks the host. Reads wait
+with `selectors` (poll), which, unlike ``select()``, works for descriptors above 1024 (a service
+with many sessions opens that many).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import functools
 import json
 import math
 import os
-import select
+import selectors
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -149,6 +151,8 @@ class Channel:
         # for reading first. B.out is opened non-blocking: it reads EOF until a writer connects.
         self._in_fd = os.open(self.in_path, os.O_RDWR)
         self._out_fd = os.open(self.out_path, os.O_RDONLY | os.O_NONBLOCK)
+        self._selector = selectors.PollSelector()
+        self._selector.register(self._out_fd, selectors.EVENT_READ)
 
     @property
     def in_path(self) -> Path:
@@ -168,7 +172,7 @@ class Channel:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise CompilerTimeout(f"the compiler sent nothing for {self.timeout:.0f} s")
-            ready, _, _ = select.select([self._out_fd], [], [], min(remaining, 0.05))
+            ready = self._selector.select(min(remaining, 0.05))
             if not ready:
                 if not self.alive():
                     # One last non-blocking read: data written just before exit.
@@ -269,6 +273,7 @@ class Channel:
 
     def close(self) -> None:
         """Close both ends and remove the FIFOs."""
+        self._selector.close()
         for fd in (self._in_fd, self._out_fd):
             if fd is not None:
                 try:

@@ -6,10 +6,15 @@ over the machine basic blocks b of the compiled module: cost(b) is llvm-mca's cy
 (`mlgo_env.mca`), count(b) how often b runs, misses(b) the last-level-cache misses of b's loads and
 stores, latency the cost of one miss in core cycles and MLP how many misses overlap.
 
+The target is explicit: llvm-mca models the target CPU (this host's unless given), latency is
+that CPU's typical miss (`miss_latency`), and the caches simulated are the target's (this host's,
+as `mlgo_env.machine` reads them, unless given), rounded to the nearest geometry valgrind can
+simulate (`valgrind_geometry`); the breakdown records all three.
+
 Counts and misses come from one cache simulation of the program (valgrind's callgrind with
-``--cache-sim=yes``, cache sizes read from ``/sys`` and passed explicitly because valgrind's
-detection is wrong on these VMs), run once per program build and cached on disk by a hash of the
-executable, its arguments and the cache configuration. Later variants are not run: the profile is
+``--cache-sim=yes`` and the cache geometry passed explicitly, because valgrind's detection is wrong
+on VMs), run once per program build and cached on disk by a hash of the executable, its arguments
+and the simulated cache geometry. Later variants are not run: the profile is
 kept per source line (``file:line``) and mapped onto each variant's blocks through the DWARF line
 table of its object:
 
@@ -37,16 +42,19 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import logging
+import math
 import os
 import re
 import statistics
 import subprocess
 import tempfile
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Literal, NamedTuple
+from typing import IO, Any, Literal, NamedTuple
 
 import capstone
 import numpy as np
@@ -58,14 +66,16 @@ from scipy.optimize import nnls
 
 from mlgo_env.bbaddrmap import MachineBlock, read_blocks
 from mlgo_env.errors import MlgoEnvError
+from mlgo_env.machine import CacheLevel, host, microarchitecture
 from mlgo_env.mca import McaBlockModel
-from rewards.base import Artifact, CompiledModule, Reward
+from rewards.base import Artifact, CompiledModule, TargetCpuReward
+from rewards.wire import MCPU, WireOption
 
 __all__ = [
-    "DEFAULT_LATENCY",
+    "CACHE_SPEC",
     "DEFAULT_MLP",
+    "FALLBACK_LATENCY",
     "CacheConfig",
-    "CacheLevel",
     "LineCost",
     "PerfBreakdown",
     "PerfModelReward",
@@ -73,83 +83,155 @@ __all__ = [
     "ProfileError",
     "SourceLines",
     "fit_perf_model",
+    "miss_latency",
     "parse_callgrind",
     "profile_program",
+    "valgrind_geometry",
 ]
 
-DEFAULT_LATENCY = 300.0
-"""Core cycles of one last-level-cache miss: DRAM latency ~80 ns on Zen 4 at ~3.7 GHz."""
+FALLBACK_LATENCY = 300.0
+"""Core cycles of one last-level-cache miss on a CPU `mlgo_env.machine` has no figure for: a DRAM
+access of ~80–100 ns at 3–4 GHz. A guess, announced with a warning; `fit_perf_model` refits it."""
 DEFAULT_MLP = 4.0
 """Misses in flight at once; only latency / MLP matters, refit it with `fit_perf_model`."""
 
-_PROFILE_SCHEMA = "callgrind-lines-v1"
+_PROFILE_SCHEMA = "callgrind-lines-v2"  # v2: keyed by the simulated (valgrind) geometry
+_MIN_LINE_SIZE = 16  # valgrind's: smaller lines could let one instruction straddle three
+_MAX_CACHE_SIZE = 1 << 30  # far above any cache per core complex; bounds valgrind's tag arrays
 _R_X86_64_64 = 1
 _DW_LNE_SET_ADDRESS = 0x02  # DWARF 4/5, section 6.2.5.3
+
+logger = logging.getLogger(__name__)
 
 
 class ProfileError(MlgoEnvError):
     """The cache simulation of a program failed or its output could not be read."""
 
 
-@dataclass(frozen=True)
-class CacheLevel:
-    """One simulated cache: total size and line size in bytes, and associativity."""
+def miss_latency(mcpu: str) -> float:
+    """Core cycles of one last-level-cache miss on `mcpu`: `mlgo_env.machine`'s figure for that CPU.
 
-    size: int
-    assoc: int
-    line_size: int
+    A CPU missing from the machine's table gets `FALLBACK_LATENCY`, with a warning.
+    """
+    arch = microarchitecture(mcpu)
+    if arch is not None:
+        return arch.llc_miss_cycles
+    warnings.warn(
+        f"no last-level-cache miss latency is known for {mcpu!r}: perf_model assumes {FALLBACK_LATENCY:.0f} "
+        "cycles; pass latency=, or fit it to measured runtimes (fit_perf_model)",
+        stacklevel=2,
+    )
+    return FALLBACK_LATENCY
 
-    def valgrind_value(self) -> str:
-        """The ``size,assoc,line_size`` value of valgrind's ``--I1``/``--D1``/``--LL`` options."""
-        return f"{self.size},{self.assoc},{self.line_size}"
+
+def valgrind_geometry(cache: CacheLevel) -> CacheLevel:
+    """The geometry nearest `cache` that valgrind's cache simulator accepts (`cache` itself if it does).
+
+    Valgrind picks a set by address bits, so it refuses a set count that is not a power of two (a
+    26-core Intel server's 35.75 MiB, 11-way L3 has 53,248 sets). Nearest here: the same line size;
+    one of the two powers of two around the real set count (so no set count, and no associativity,
+    is off by more than a factor of two); the associativity whose capacity is closest to the real
+    one (capacity decides which working sets fit, hence most misses); and of those the one whose
+    associativity is closest in ratio (conflict misses). That L3 becomes 36 MiB 9-way with 65,536
+    sets rather than 36 MiB 18-way with 32,768; a 12 MiB 16-way cache becomes 12 MiB 12-way.
+
+    Raises:
+        ValueError: the line size is not a power of two of at least 16 bytes, or the cache has no
+            ways, is no larger than one line, or is larger than 1 GiB.
+    """
+    line = cache.line_size
+    if line < _MIN_LINE_SIZE or not _power_of_two(line):
+        raise ValueError(f"valgrind simulates lines of a power of two >= {_MIN_LINE_SIZE} bytes, not {cache}")
+    if cache.assoc < 1 or not line < cache.size <= _MAX_CACHE_SIZE:
+        raise ValueError(f"cannot simulate {cache}: it needs a way or more and a size above one line, up to 1 GiB")
+    if cache.size % (line * cache.assoc) == 0 and _power_of_two(cache.sets):
+        return cache
+    lines = cache.size / line
+    below = 1 << max(0, math.floor(math.log2(lines / cache.assoc)))
+    candidates = [
+        (abs(sets * ways * line - cache.size), abs(math.log(ways / cache.assoc)), sets, ways)
+        for sets in (below, 2 * below)
+        for ways in {max(1, math.floor(lines / sets)), max(1, math.ceil(lines / sets))}
+        if sets * ways > 1
+    ]
+    _, _, sets, ways = min(candidates)
+    return replace(cache, size=sets * ways * line, assoc=ways)
+
+
+def _power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+_GEOMETRY = r"(\d{1,10}),(\d{1,4}),(\d{1,4})"
+CACHE_SPEC = rf"I1={_GEOMETRY} D1={_GEOMETRY} L([2-9])={_GEOMETRY}"
+"""How `CacheConfig.spec` writes caches: ``I1=size,ways,line D1=size,ways,line Ln=size,ways,line``."""
 
 
 @dataclass(frozen=True)
 class CacheConfig:
-    """The caches valgrind simulates: first-level instruction and data caches and the last level."""
+    """The caches valgrind simulates: first-level instruction and data caches and the last level.
+
+    As text (`spec`, `parse`), ``I1=32768,8,64 D1=32768,8,64 L3=8388608,16,64`` (sizes and lines in
+    bytes, ``L3`` naming the last level): how a job sends its target's caches to other machines.
+    """
 
     i1: CacheLevel
     d1: CacheLevel
     ll: CacheLevel
 
     @classmethod
-    def from_sysfs(cls, cpu_dir: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> CacheConfig:
-        """This machine's caches, read from sysfs (the last level is the highest unified one).
+    def from_caches(cls, caches: Iterable[CacheLevel]) -> CacheConfig:
+        """The L1 instruction, L1 data and highest unified cache among `caches` (e.g. a `CpuInfo`'s).
 
         Raises:
-            ProfileError: sysfs does not describe an L1 instruction, L1 data and unified cache.
+            ProfileError: one of the three is missing (some VMs describe no caches).
         """
-        levels: dict[tuple[int, str], CacheLevel] = {}
-        for index in sorted(cpu_dir.glob("index*")):
+        known = {(c.level, c.kind): c for c in caches}
+        unified = [c for c in known.values() if c.kind == "Unified"]
+        if (1, "Instruction") not in known or (1, "Data") not in known or not unified:
+            found = ", ".join(f"L{level} {kind}" for level, kind in known) or "none"
+            raise ProfileError(f"need L1 instruction, L1 data and unified caches, found {found}; pass a CacheConfig")
+        return cls(known[(1, "Instruction")], known[(1, "Data")], max(unified, key=lambda c: c.level))
 
-            def read(name: str, index: Path = index) -> str:
-                return (index / name).read_text().strip()
+    @classmethod
+    def of_host(cls) -> CacheConfig:
+        """This machine's caches, as `mlgo_env.machine.host` reads them."""
+        return cls.from_caches(host().caches)
 
-            size = _parse_size(read("size"))
-            levels[(int(read("level")), read("type"))] = CacheLevel(
-                size=size,
-                assoc=int(read("ways_of_associativity")),
-                line_size=int(read("coherency_line_size")),
-            )
-        unified = [key for key in levels if key[1] == "Unified"]
-        if (1, "Instruction") not in levels or (1, "Data") not in levels or not unified:
-            raise ProfileError(f"{cpu_dir} does not describe the caches; pass a CacheConfig")
-        return cls(i1=levels[(1, "Instruction")], d1=levels[(1, "Data")], ll=levels[max(unified)])
+    @classmethod
+    def parse(cls, spec: str) -> CacheConfig:
+        """The caches `spec` writes (see `CACHE_SPEC`).
+
+        Raises:
+            ValueError: `spec` is not of that form.
+        """
+        match = re.fullmatch(CACHE_SPEC, spec.strip())
+        if match is None:
+            raise ValueError(f"caches {spec!r} are not written as 'I1=size,ways,line D1=size,ways,line L3=...'")
+        n = [int(group) for group in match.groups()]
+        return cls(
+            i1=CacheLevel(1, "Instruction", n[0], n[1], n[2]),
+            d1=CacheLevel(1, "Data", n[3], n[4], n[5]),
+            ll=CacheLevel(n[6], "Unified", n[7], n[8], n[9]),
+        )
+
+    def spec(self) -> str:
+        """These caches as text (`parse` reads it back)."""
+        levels = (("I1", self.i1), ("D1", self.d1), (f"L{self.ll.level}", self.ll))
+        return " ".join(f"{name}={c.size},{c.assoc},{c.line_size}" for name, c in levels)
+
+    def simulated(self) -> CacheConfig:
+        """The nearest caches valgrind simulates (`valgrind_geometry` of each).
+
+        Raises:
+            ValueError: a cache valgrind cannot simulate at all (see `valgrind_geometry`).
+        """
+        return CacheConfig(valgrind_geometry(self.i1), valgrind_geometry(self.d1), valgrind_geometry(self.ll))
 
     def valgrind_args(self) -> list[str]:
-        """The options that make valgrind simulate exactly these caches."""
-        return [
-            f"--I1={self.i1.valgrind_value()}",
-            f"--D1={self.d1.valgrind_value()}",
-            f"--LL={self.ll.valgrind_value()}",
-        ]
-
-
-def _parse_size(text: str) -> int:
-    match = re.fullmatch(r"(\d+)([KMG]?)", text)
-    if match is None:
-        raise ProfileError(f"unreadable cache size {text!r} in sysfs")
-    return int(match.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[match.group(2)]
+        """Valgrind's options for these caches (valgrind refuses them unless they are `simulated` ones)."""
+        levels = (("I1", self.i1), ("D1", self.d1), ("LL", self.ll))
+        return [f"--{name}={c.size},{c.assoc},{c.line_size}" for name, c in levels]
 
 
 @dataclass
@@ -313,18 +395,20 @@ def profile_program(
 ) -> dict[SourceKey, LineCost]:
     """Per-line costs of one run of `executable` under callgrind's cache simulation, cached on disk.
 
-    The cache key hashes the executable's bytes, `args`, the cache configuration and the
-    valgrind version, so a program build is simulated once, whatever process asks.
+    `cache` (default: this machine's caches) is simulated as `CacheConfig.simulated` rounds it. The
+    cache key hashes the executable's bytes, `args`, the simulated geometry and the valgrind
+    version, so a program build is simulated once, whatever process asks.
 
     Raises:
         ProfileError: valgrind failed, timed out, or wrote an unreadable profile.
+        ValueError: a cache valgrind cannot simulate (see `valgrind_geometry`).
     """
-    cache = cache or CacheConfig.from_sysfs()
+    simulated = (cache or CacheConfig.of_host()).simulated()
     valgrind_version = subprocess.run(
         ["valgrind", "--version"], capture_output=True, text=True, timeout=60
     ).stdout.strip()
     digest = hashlib.sha256(Path(executable).read_bytes())
-    digest.update(json.dumps([_PROFILE_SCHEMA, list(args), asdict(cache), valgrind_version]).encode())
+    digest.update(json.dumps([_PROFILE_SCHEMA, list(args), simulated.valgrind_args(), valgrind_version]).encode())
     stored = (profile_dir or default_profile_dir()) / f"{digest.hexdigest()}.json"
     if stored.exists():
         return {(file, line): LineCost(*values) for file, line, *values in json.loads(stored.read_text())}
@@ -332,7 +416,7 @@ def profile_program(
         out = Path(scratch) / "callgrind.out"
         command = [
             "valgrind", "--tool=callgrind", "--cache-sim=yes", "--dump-instr=yes",
-            *cache.valgrind_args(), f"--callgrind-out-file={out}",
+            *simulated.valgrind_args(), f"--callgrind-out-file={out}",
             str(Path(executable).resolve()), *args,
         ]  # fmt: skip
         try:
@@ -467,7 +551,7 @@ class _BlockDecoder:
 
 
 class PerfBreakdown(NamedTuple):
-    """The parts of the model's prediction for one module."""
+    """The parts of the model's prediction for one module, and the target they were computed for."""
 
     throughput_cycles: float
     """Σ count(b)·cost(b)."""
@@ -475,11 +559,21 @@ class PerfBreakdown(NamedTuple):
     """Σ misses(b): last-level-cache data misses mapped onto the module's blocks."""
     miss_cycles: float
     """llc_misses·latency / MLP."""
+    mcpu: str
+    """The CPU llvm-mca modelled."""
+    latency: float
+    """Core cycles of one miss."""
+    caches: str
+    """The cache geometry valgrind simulated (`CacheConfig.spec`)."""
 
     @property
     def cycles(self) -> float:
         """The predicted cost: throughput plus miss cycles."""
         return self.throughput_cycles + self.miss_cycles
+
+    def record(self) -> dict[str, Any]:
+        """The parts and the total as JSON values (what ``module.extra["perf_model"]`` holds)."""
+        return self._asdict() | {"cycles": self.cycles}
 
 
 class _BlockProfile(NamedTuple):
@@ -526,48 +620,72 @@ def _map_profile(
     return _BlockProfile(counts, misses)
 
 
-class PerfModelReward(Reward):
-    """Predicted cycles: llvm-mca block throughput plus last-level-cache-miss overhead.
+class PerfModelReward(TargetCpuReward):
+    """Predicted cycles on one target: llvm-mca block throughput plus last-level-cache-miss overhead.
 
     The first build of each program the reward costs is profiled, unless `use_profile` named one
     (the baseline compile is the natural choice); every later build of that program reuses the
     profile through its debug line table and is not run. The profile is per source line, so it
     hardly depends on which correct build was simulated.
 
+    The target is resolved once, when the reward is built, and logged: the CPU llvm-mca models, the
+    miss latency (that CPU's unless given) and the caches simulated (rounded as
+    `valgrind_geometry` says); `breakdown` records them with every prediction.
+
     Args:
-        latency: core cycles of one last-level-cache miss.
+        latency: core cycles of one last-level-cache miss; None: the target's (`miss_latency`).
         mlp: memory-level parallelism (misses overlapping).
         frequencies: ``"profile"`` (dynamic counts from the cache simulation) or ``"static"``
             (LLVM's per-function block-frequency estimates).
-        mcpu: CPU llvm-mca models; None for the host.
-        cache: caches to simulate; None reads this machine's from sysfs.
+        mcpu: CPU llvm-mca models; None: this host's.
+        cache: the target's caches, or their `CacheConfig.spec` text; None: this host's.
         profile_timeout: seconds a profiling run may take.
         profile_dir: where profiles are cached; None for the default under ``~/.cache``.
+
+    Attributes:
+        cache: the target's caches.
+        simulated_cache: what valgrind simulates of them.
+
+    Raises:
+        ValueError: a bad option, or caches valgrind cannot simulate.
+        ProfileError: `cache` is None and this machine does not describe its caches.
     """
 
     name = "perf_model"
     requires = Artifact.OBJECT | Artifact.BB_ADDR_MAP | Artifact.DEBUG_INFO | Artifact.EXECUTABLE
     unit = "cycles"
+    # Not profile_dir (a path): local-only. The caches travel as their spec.
+    wire_options = {
+        "cache": WireOption(str, pattern=CACHE_SPEC),
+        "latency": WireOption(float, low=0.0, high=1e5),
+        "mlp": WireOption(float, low=1e-3, high=1e3),
+        "frequencies": WireOption(str, choices=("profile", "static")),
+        "mcpu": MCPU,
+        "profile_timeout": WireOption(float, low=1.0, high=3600.0, seconds=True),
+    }
 
     def __init__(
         self,
-        latency: float = DEFAULT_LATENCY,
+        latency: float | None = None,
         mlp: float = DEFAULT_MLP,
         frequencies: Literal["profile", "static"] = "profile",
         mcpu: str | None = None,
-        cache: CacheConfig | None = None,
+        cache: CacheConfig | str | None = None,
         profile_timeout: float = 3600.0,
         profile_dir: Path | None = None,
     ) -> None:
+        super().__init__(mcpu)
         if frequencies not in ("profile", "static"):
             raise ValueError(f"frequencies must be 'profile' or 'static', not {frequencies!r}")
-        if latency < 0 or mlp <= 0:
-            raise ValueError(f"need latency >= 0 and mlp > 0, got latency={latency}, mlp={mlp}")
-        self.latency = latency
+        self.latency = miss_latency(self.mcpu) if latency is None else latency
+        if self.latency < 0 or mlp <= 0:
+            raise ValueError(f"need latency >= 0 and mlp > 0, got latency={self.latency}, mlp={mlp}")
         self.mlp = mlp
         self.frequencies = frequencies
-        self.mcpu = mcpu
-        self.cache = cache
+        self.cache = CacheConfig.parse(cache) if isinstance(cache, str) else cache or CacheConfig.of_host()
+        self.simulated_cache = self.cache.simulated()
+        self.target_from_host = self.target_from_host or cache is None
+        self._log_target(caches_given=cache is not None)
         self.profile_timeout = profile_timeout
         self.profile_dir = profile_dir
         self._profiles: dict[str, dict[SourceKey, LineCost]] = {}
@@ -587,7 +705,7 @@ class PerfModelReward(Reward):
             module.executable_path,
             args=program.run_args if program else (),
             cwd=program.directory if program and program.directory else module.workdir,
-            cache=self.cache or CacheConfig.from_sysfs(),
+            cache=self.simulated_cache,
             timeout=self.profile_timeout,
             profile_dir=self.profile_dir,
         )
@@ -607,13 +725,37 @@ class PerfModelReward(Reward):
             throughput_cycles=float(np.dot(counts, costs)),
             llc_misses=misses,
             miss_cycles=misses * self.latency / self.mlp,
+            mcpu=self.mcpu,
+            latency=self.latency,
+            caches=self.simulated_cache.spec(),
         )
 
     def cost(self, module: CompiledModule) -> float:
-        """Predicted cycles of `module`; the parts go to ``module.extra["perf_model"]``."""
+        """Predicted cycles of `module`; the parts and the target go to ``module.extra["perf_model"]``."""
         parts = self.breakdown(module)
-        module.extra["perf_model"] = parts._asdict() | {"cycles": parts.cycles}
+        module.extra["perf_model"] = parts.record()
         return parts.cycles
+
+    def target_options(self) -> dict[str, Any]:
+        """The target CPU and its caches: ``{"mcpu": ..., "cache": spec}``."""
+        return super().target_options() | {"cache": self.cache.spec()}
+
+    def _log_target(self, caches_given: bool) -> None:
+        """Says what will be simulated, and where it differs from the target's hardware."""
+        simulated = self.simulated_cache.spec()
+        logger.info("perf_model targets %s: %.0f cycles per miss, caches %s", self.mcpu, self.latency, simulated)
+        if self.simulated_cache != self.cache:
+            logger.warning(
+                "perf_model simulates caches %s instead of the CPU's %s: valgrind needs power-of-two set counts",
+                simulated,
+                self.cache.spec(),
+            )
+        if not caches_given and self.mcpu != host().mcpu:
+            logger.warning(
+                "perf_model models %s but simulates this host's caches (%s); pass cache= for the target's",
+                self.mcpu,
+                host().mcpu,
+            )
 
     def _block_model(self, module: CompiledModule) -> McaBlockModel:
         version = module.toolchain.version
@@ -634,13 +776,13 @@ class PerfSample(NamedTuple):
     runtime_s: float
 
 
-def fit_perf_model(samples: Sequence[PerfSample], latency: float = DEFAULT_LATENCY) -> tuple[float, float]:
+def fit_perf_model(samples: Sequence[PerfSample], latency: float) -> tuple[float, float]:
     """Fits the model's cache-miss term to measured runtimes; returns (latency, mlp).
 
     Fits runtime ≈ a·throughput_cycles + b·llc_misses with a, b ≥ 0 by least squares on relative
     error (every sample weighs the same, whatever its runtime). Latency and MLP only enter as
-    latency / MLP = b / a, so `latency` is kept as given and MLP solved for; an MLP of infinity
-    means the misses did not help explain the runtimes.
+    latency / MLP = b / a, so `latency` (e.g. the target's `miss_latency`) is kept as given and MLP
+    solved for; an MLP of infinity means the misses did not help explain the runtimes.
 
     Raises:
         ValueError: fewer than two samples, or a non-positive runtime.

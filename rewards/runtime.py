@@ -26,6 +26,7 @@ from typing import Literal
 
 from mlgo_env.errors import MlgoEnvError, ValidationFailed
 from rewards.base import Artifact, CompiledModule, Reward
+from rewards.wire import WireOption
 
 __all__ = ["Clock", "ProgramFailed", "RuntimeReward", "RuntimeStats", "measure_runtimes"]
 
@@ -169,6 +170,13 @@ class RuntimeReward(Reward):
     deterministic = False
     platform_dependent = True
     unit = "s"
+    wire_options = {
+        "repeats": WireOption(int, low=1, high=50),
+        "statistic": WireOption(str, choices=("min", "median")),
+        "timeout": WireOption(float, low=0.1, high=3600.0, seconds=True),
+        "warmup": WireOption(int, low=0, high=10),
+        "clock": WireOption(str, choices=("wall", "cpu")),
+    }
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from rewards.base import CompiledModule, Reward
+from rewards.wire import WireOption
 
 __all__ = ["SizeReward", "text_size", "allocated_size", "object_sizes"]
 
@@ -35,6 +36,7 @@ class SizeReward(Reward):
 
     name = "size"
     unit = "bytes"
+    wire_options = {"all_sections": WireOption(bool)}
 
     def __init__(self, all_sections: bool = False) -> None:
         self.all_sections = all_sections

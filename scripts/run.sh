@@ -11,6 +11,6 @@ scripts/setup.sh
 mkdir -p runs/main
 .venv/bin/python -m agents.behavioral_cloning --teacher margin --hidden --output runs/main/warm_start.pt
 .venv/bin/python -m agents.es --init runs/main/warm_start.pt --generations 8 --population 4 \
-  --benchmarks-per-generation 6 --eval-every 4 --output runs/main/inlining_size.pt "$@"
-.venv/bin/python -m agents.evaluate --inlining-policy runs/main/inlining_size.pt --skip-eviction \
+  --benchmarks-per-generation 6 --eval-every 4 --output runs/main/inlining_size.onnx "$@"
+.venv/bin/python -m agents.evaluate --inlining-policy runs/main/inlining_size.onnx --skip-eviction \
   --json runs/main/evaluation.json --plot runs/main/evaluation.png

@@ -18,8 +18,8 @@ MINI_PROGRAMS = {"train": ["sha256", "nbody"], "test": ["huffman"]}
 
 @pytest.fixture(scope="session")
 def toolchain() -> Toolchain:
-    """LLVM 19; fails loudly (never skips) when it is missing."""
-    return get_toolchain(19)
+    """LLVM 19, or ``$MLGO_LLVM_VERSION`` (CI runs the env tests on 22 too); fails loudly (never skips) when missing."""
+    return get_toolchain()
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +37,7 @@ def service_address(mini_corpus: Corpus) -> Iterator[str]:
     """A real gRPC compiler service on loopback serving the mini corpus."""
     from mlgo_env.service.server import ServiceConfig, start_server
 
-    server, servicer, port = start_server("127.0.0.1:0", ServiceConfig(corpus=mini_corpus.root))
+    server, servicer, port = start_server("127.0.0.1:0", ServiceConfig(corpus=mini_corpus.root, insecure=True))
     yield f"127.0.0.1:{port}"
     servicer.shutdown()
     server.stop(grace=1).wait()

@@ -13,20 +13,24 @@ driver decides about retries; a worker that dies makes Ray raise instead.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import os
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import gymnasium as gym
 
+import rewards
 from mlgo_env.corpus import Corpus, default_corpus
 from mlgo_env.distributed import connect, require_ray
 from mlgo_env.distributed.host import CorpusRef, ServiceHost, default_root
-from mlgo_env.errors import CompilerError, MlgoEnvError, ServiceError, ServiceUnavailable
+from mlgo_env.errors import CompilerError, MlgoEnvError, ServiceBusy, ServiceError, ServiceUnavailable
 from mlgo_env.protocol import TensorSpec
 from mlgo_env.service import convert
 from mlgo_env.service.convert import Rollout
@@ -41,10 +45,12 @@ __all__ = [
     "RolloutWorker",
     "Worker",
     "WorkerPool",
+    "backing_off",
 ]
 
 Policy = str | bytes
-"""A built-in policy name (``"llvm-default"``, ``"random"``, …) or a saved TorchScript module."""
+"""A built-in policy name (``"llvm-default"``, ``"random"``, …) or an ONNX model's bytes."""
+Reply = TypeVar("Reply")
 EnvFactory = Callable[[], gym.Env]
 """Makes one environment (a thunk, as SB3's vectorised environments take)."""
 
@@ -56,6 +62,8 @@ class RolloutSettings:
     Attributes:
         task: ``"inlining"``, ``"regalloc_eviction"`` or ``"regalloc_priority"``.
         reward: a registered reward name scored against LLVM's heuristic, or None for none.
+        reward_options: the reward's options (JSON values); `pinned` adds what it would take from
+            the machine that computes it (a CPU-dependent reward's target).
         opt_level: override the recorded optimisation level (``"-Oz"``, …).
         llvm_version: the LLVM version (None: the service's default).
         decision_timeout: seconds the compiler may take to ask its next decision; past it the
@@ -66,6 +74,7 @@ class RolloutSettings:
 
     task: str = "inlining"
     reward: str | None = "size"
+    reward_options: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False)
     opt_level: str | None = None
     llvm_version: int | None = None
     decision_timeout: float = 60.0
@@ -78,15 +87,51 @@ class RolloutSettings:
             task=self.task,
             llvm_version=self.llvm_version or 0,
             opt_level=self.opt_level or "",
-            rewards=[pb.RewardSpec(name=self.reward)] if self.reward else [],
+            rewards=[pb.RewardSpec(name=self.reward, options_json=json.dumps(self.reward_options, sort_keys=True))]
+            if self.reward
+            else [],
             decision_timeout_s=self.decision_timeout,
             compile_timeout_s=self.compile_timeout,
         )
+
+    def pinned(self) -> RolloutSettings:
+        """These settings with the reward's target resolved on this machine (`rewards.pinned_options`).
+
+        A CPU-dependent reward left to choose takes the CPU of whichever worker computes it, so one
+        job on a cluster of mixed nodes would score with several CPU models; pinned on the driver,
+        every worker scores for the driver's target.
+        """
+        if self.reward is None:
+            return self
+        return dataclasses.replace(self, reward_options=rewards.pinned_options(self.reward, self.reward_options))
 
     @property
     def rpc_timeout(self) -> float:
         """Seconds a rollout RPC may take: the baseline and the episode's compile, plus a margin."""
         return 2 * self.compile_timeout + 60.0
+
+
+def backing_off(call: Callable[[], Reply], first: float = 0.5, largest: float = 8.0, total: float = 30.0) -> Reply:
+    """`call()`, called again while the service is busy, after pauses that double (jittered) up to `largest`.
+
+    A busy service refuses at once (`ServiceBusy`); asking again at once would only keep it busy
+    answering refusals. The pauses add up to `total` seconds at most, well inside the driver's
+    margin over a rollout's own time limit.
+
+    Raises:
+        ServiceBusy: still busy after waiting `total` seconds.
+    """
+    delay, waited = first, 0.0
+    while True:
+        try:
+            return call()
+        except ServiceBusy:
+            pause = delay * random.uniform(0.5, 1.0)
+            if waited + pause > total:
+                raise
+            time.sleep(pause)
+            waited += pause
+            delay = min(2 * delay, largest)
 
 
 @dataclass(frozen=True)
@@ -104,7 +149,7 @@ class Fault:
     @classmethod
     def from_exception(cls, exc: Exception) -> Fault:
         """The fault a service error stands for."""
-        retryable = isinstance(exc, CompilerError | ServiceUnavailable) or type(exc) is ServiceError
+        retryable = isinstance(exc, CompilerError | ServiceUnavailable | ServiceBusy) or type(exc) is ServiceError
         return cls(type=type(exc).__name__, details=str(exc), retryable=retryable)
 
     def __str__(self) -> str:
@@ -150,11 +195,7 @@ class RolloutWorker:
     def rollout(self, benchmark: str, seed: int, policy: Policy, settings: RolloutSettings) -> Attempt:
         """Run one episode of `benchmark` with `policy`; failures come back as a `Fault`."""
         started = time.monotonic()
-        message = (
-            pb.Policy(torchscript=policy, seed=seed)
-            if isinstance(policy, bytes)
-            else pb.Policy(builtin=policy, seed=seed)
-        )
+        message = convert.policy_to_pb(policy, seed)
         request = pb.RolloutRequest(
             benchmark=benchmark,
             config=settings.config(),
@@ -162,7 +203,7 @@ class RolloutWorker:
             return_observations=settings.return_observations,
         )
         try:
-            reply = self._host.connection.call("Rollout", request, timeout=settings.rpc_timeout)
+            reply = backing_off(lambda: self._host.connection.call("Rollout", request, timeout=settings.rpc_timeout))
         except (MlgoEnvError, ValueError) as exc:
             return Attempt(self.name, time.monotonic() - started, fault=Fault.from_exception(exc))
         return Attempt(self.name, time.monotonic() - started, rollout=Rollout.from_reply(reply))

@@ -51,7 +51,7 @@ def info(ray_address: RayAddress = None) -> None:
 @app.command()
 def collect(
     out: Annotated[Path | None, typer.Option(help="Parquet dataset directory to write (unset: none)")] = None,
-    policy: Annotated[str, typer.Option(help="a built-in policy, or a saved TorchScript file")] = "llvm-default",
+    policy: Annotated[str, typer.Option(help="a built-in policy, or an ONNX policy file")] = "llvm-default",
     ray_address: RayAddress = None,
     corpus: Annotated[Path | None, typer.Option(help="corpus directory (default: the bundled programs)")] = None,
     share_corpus: Annotated[

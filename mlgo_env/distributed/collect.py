@@ -94,7 +94,7 @@ class _Episode:
     benchmark: str
     seed: int
     policy: Any
-    """A built-in name, or the object-store reference of TorchScript bytes."""
+    """A built-in name, or the object-store reference of an ONNX model's bytes."""
     faults: list[Fault] = field(default_factory=list)
     workers: set[str] = field(default_factory=set)
 
@@ -137,7 +137,7 @@ class Collection:
         for one in set(p for p in policies if isinstance(p, str)):
             if one not in BUILTIN_POLICIES:
                 raise InvalidPolicy(
-                    f"no built-in policy {one!r}; choose from {BUILTIN_POLICIES} or pass TorchScript bytes"
+                    f"no built-in policy {one!r}; choose from {BUILTIN_POLICIES} or pass an ONNX model's bytes"
                 )
         distinct = list(dict.fromkeys(policies))
         if out is not None:
@@ -146,8 +146,8 @@ class Collection:
             check_new_dataset(out)
         self._ray = require_ray()
         self.pool = pool
-        self.settings = settings
-        refs = {p: self._ray.put(p) if isinstance(p, bytes) else p for p in distinct}  # each module stored once
+        self.settings = settings.pinned()  # every worker scores for this machine's target
+        refs = {p: self._ray.put(p) if isinstance(p, bytes) else p for p in distinct}  # each model stored once
         self._episodes = [
             _Episode(i, pool.corpus.benchmark(b).uri, seed + i, refs[p])
             for i, (b, p) in enumerate(zip(benchmarks, policies, strict=True))
@@ -323,8 +323,8 @@ class Collection:
 
 
 def _label(policy: Policy) -> str:
-    """How a dataset names its policy: the built-in name, or a hash of the TorchScript bytes."""
-    return f"torchscript:{hashlib.sha256(policy).hexdigest()[:12]}" if isinstance(policy, bytes) else policy
+    """How a dataset names its policy: the built-in name, or a hash of the ONNX model's bytes."""
+    return f"onnx:{hashlib.sha256(policy).hexdigest()[:12]}" if isinstance(policy, bytes) else policy
 
 
 def collect(
@@ -346,12 +346,13 @@ def collect(
 
     Args:
         policy: a built-in policy name (``"llvm-default"``, ``"random"``, ``"always"``,
-            ``"never"``) or the bytes of a saved TorchScript module (put into Ray's object store
+            ``"never"``) or the bytes of an ONNX model (put into Ray's object store
             once); or one of those per benchmark (e.g. the candidates of an ES generation), each
-            distinct module stored once. A dataset (`out`) records one policy.
+            distinct model stored once. A dataset (`out`) records one policy.
         benchmarks: benchmark ids of the pool's corpus; repeat one to run it several times.
         pool: the workers.
-        settings: task, reward and time limits shared by every episode.
+        settings: task, reward and time limits shared by every episode; the reward's target (a
+            CPU-dependent reward's CPU) is resolved here, on the driver (`RolloutSettings.pinned`).
         seed: episode ``i`` runs with seed ``seed + i`` (the random policy's seed), also when retried.
         out: a Parquet dataset directory to stream the outcomes into (None: none).
         max_attempts: attempts per episode, the first included.

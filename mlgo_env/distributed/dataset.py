@@ -87,7 +87,7 @@ class ParquetWriter:
         path: the dataset directory; it must not hold a dataset already.
         features: the observation features (names, dtypes, shapes) of the task.
         advice: the action's spec.
-        policy: how the policy is recorded (``"llvm-default"``, ``"torchscript:<sha256>"``).
+        policy: how the policy is recorded (``"llvm-default"``, ``"onnx:<sha256>"``).
         task: the task name.
         flush_every: rows per part file.
 

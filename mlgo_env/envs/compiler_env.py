@@ -136,13 +136,16 @@ class CompilerEnv(gym.Env[Observation, Any]):
         del self.config.rewards[:]
         if reward is None:
             return
+        # Built here first: a typo fails early with the list of names, and a CPU-dependent reward
+        # fixes its target to this machine, so a remote service scores for the client's CPU.
         if isinstance(reward, str):
-            rewards.get(reward, **options)  # fail early, with the list of names, on a typo
-            self.config.rewards.add(name=reward, options_json=json.dumps(options), weight=1.0)
+            pinned = rewards.pinned_options(reward, options)
+            self.config.rewards.add(name=reward, options_json=json.dumps(pinned), weight=1.0)
         elif isinstance(reward, dict):
             for name, weight in reward.items():
-                rewards.get(name)
-                self.config.rewards.add(name=name, weight=float(weight))
+                self.config.rewards.add(
+                    name=name, options_json=json.dumps(rewards.pinned_options(name)), weight=float(weight)
+                )
         elif isinstance(reward, Reward):
             if reward.requires != Artifact.OBJECT:
                 raise ValueError(
@@ -294,16 +297,15 @@ class CompilerEnv(gym.Env[Observation, Any]):
     def rollout(
         self, policy: str | bytes, benchmark: str | None = None, seed: int = 0, return_observations: bool = True
     ) -> dict[str, Any]:
-        """Run a whole episode inside the service: a built-in policy name or TorchScript bytes.
+        """Run a whole episode inside the service: a built-in policy name or an ONNX model's bytes.
+
+        The service checks an ONNX model (`mlgo_env.onnx_policy`) before the compile starts and
+        raises `InvalidPolicy` saying why it refused it.
 
         Returns ``{"benchmark", "observations", "actions", "decisions", "reward", ...}``.
         """
         assert self._connection is not None
-        policy_message = (
-            pb.Policy(torchscript=policy, seed=seed)
-            if isinstance(policy, bytes)
-            else pb.Policy(builtin=policy, seed=seed)
-        )
+        policy_message = convert.policy_to_pb(policy, seed)
         if benchmark is None:
             benchmark = self.benchmark or self.benchmarks()[int(self.np_random.integers(len(self.benchmarks())))]
         reply = self._call(

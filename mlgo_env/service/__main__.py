@@ -17,6 +17,9 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path)
     parser.add_argument("--allow-remote", action="store_true")
     parser.add_argument("--token", default=os.environ.get("MLGO_SERVICE_TOKEN"))
+    parser.add_argument("--insecure", action="store_true", help="no token on loopback TCP")
+    parser.add_argument("--tls-cert", type=Path)
+    parser.add_argument("--tls-key", type=Path)
     parser.add_argument("--parent-pid", type=int)
     parser.add_argument("--ready-file", type=Path)
     parser.add_argument("--idle-timeout", type=float, default=600.0)
@@ -24,7 +27,13 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = ServiceConfig(
-        corpus=args.corpus, token=args.token, idle_timeout=args.idle_timeout, max_sessions=args.max_sessions
+        corpus=args.corpus,
+        token=args.token,
+        insecure=args.insecure,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        idle_timeout=args.idle_timeout,
+        max_sessions=args.max_sessions,
     )
     serve(args.address, config, allow_remote=args.allow_remote, parent_pid=args.parent_pid, ready_file=args.ready_file)
 

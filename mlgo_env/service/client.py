@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 
 import grpc
 
-from mlgo_env.errors import ServiceUnavailable
+from mlgo_env.errors import PermissionDenied, ServiceUnavailable
 from mlgo_env.service.errors import ERROR_METADATA_KEY, exception_from
 from mlgo_env.service.proto import pb, pb_grpc
+from mlgo_env.service.security import client_credentials, is_loopback
 
 __all__ = ["ServiceConnection", "EmbeddedService", "connect"]
 
@@ -39,16 +40,37 @@ class ServiceConnection:
         token: shared token, when the service requires one (default ``$MLGO_SERVICE_TOKEN``).
         rpc_timeout: seconds any one call may take (a rollout or the first build of the
             bundled corpus can take minutes).
+        tls: speak TLS (needed beyond loopback when sending a token).
+        tls_root: PEM certificate(s) to trust, e.g. a service's self-signed one (default
+            ``$MLGO_SERVICE_TLS_ROOT``); implies `tls`. Without it, TLS trusts the system's roots.
+
+    Raises:
+        PermissionDenied: a token would cross the network in plain text (beyond loopback, no TLS).
     """
 
-    def __init__(self, address: str, token: str | None = None, rpc_timeout: float = 900.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        token: str | None = None,
+        rpc_timeout: float = 900.0,
+        tls: bool = False,
+        tls_root: Path | None = None,
+    ) -> None:
         self.address = address
         self.rpc_timeout = rpc_timeout
         token = token if token is not None else os.environ.get("MLGO_SERVICE_TOKEN")
+        root = tls_root or os.environ.get("MLGO_SERVICE_TLS_ROOT")
+        tls = tls or bool(root)
+        if token and not tls and not is_loopback(address):
+            raise PermissionDenied(
+                f"refusing to send the token in plain text to {address}: use TLS (tls_root= or MLGO_SERVICE_TLS_ROOT)"
+            )
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
-        self._channel = grpc.insecure_channel(
-            address,
-            options=[("grpc.max_send_message_length", 256 << 20), ("grpc.max_receive_message_length", 256 << 20)],
+        options = [("grpc.max_send_message_length", 256 << 20), ("grpc.max_receive_message_length", 256 << 20)]
+        self._channel = (
+            grpc.secure_channel(address, client_credentials(Path(root) if root else None), options=options)
+            if tls
+            else grpc.insecure_channel(address, options=options)
         )
         self._stub = pb_grpc.CompilerServiceStub(self._channel)
 
@@ -82,8 +104,6 @@ class ServiceConnection:
                 "is it running? (`mlgo-env serve`, or leave service= unset for an embedded one)"
             )
         if code == grpc.StatusCode.UNAUTHENTICATED:
-            from mlgo_env.errors import PermissionDenied
-
             return PermissionDenied(f"{details} (set MLGO_SERVICE_TOKEN or pass token=)")
         trailing = dict(error.trailing_metadata() or ())  # type: ignore[attr-defined]
         name = str(trailing.get(ERROR_METADATA_KEY, ""))

@@ -19,6 +19,7 @@ __all__ = [
     "array_from_pb",
     "observation_to_pb",
     "observation_from_pb",
+    "policy_to_pb",
     "Rollout",
 ]
 
@@ -70,6 +71,11 @@ def observation_from_pb(message: pb.Observation, header: ChannelHeader) -> dict[
 def header_from_pb(features: list[pb.TensorSpec], advice: pb.TensorSpec) -> ChannelHeader:
     """A channel header from the specs a session reply carries."""
     return ChannelHeader(features=tuple(spec_from_pb(f) for f in features), advice=spec_from_pb(advice))
+
+
+def policy_to_pb(policy: str | bytes, seed: int = 0) -> pb.Policy:
+    """A ``Rollout``'s policy: a built-in name, or the bytes of an ONNX model (see `mlgo_env.onnx_policy`)."""
+    return pb.Policy(onnx=policy, seed=seed) if isinstance(policy, bytes) else pb.Policy(builtin=policy, seed=seed)
 
 
 @dataclass

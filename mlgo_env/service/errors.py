@@ -28,6 +28,8 @@ _STATUS: dict[type[errors.MlgoEnvError], grpc.StatusCode] = {
     errors.CompilerError: grpc.StatusCode.INTERNAL,
     errors.ValidationFailed: grpc.StatusCode.FAILED_PRECONDITION,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.ServiceBusy: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.ServiceUnavailable: grpc.StatusCode.UNAVAILABLE,
     errors.ServiceError: grpc.StatusCode.INTERNAL,
 }
 

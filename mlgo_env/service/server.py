@@ -2,23 +2,30 @@
 
 Each session compiles one benchmark in its own private temporary directory. Sessions are
 closed on `EndSession`, on compiler errors, after `idle_timeout` seconds without a request
-(a client that disconnected), and on shutdown. Run one with ``mlgo-env serve``.
+(a client that disconnected), and on shutdown; always between requests, never during one (each
+closes under the session's lock). Step sessions and rollouts share one budget of
+`ServiceConfig.max_sessions`, taken atomically; a request past it fails with `ServiceBusy`.
+Clients set only what the service allows: timeouts up to its own, reward options each reward
+declares (`rewards.wire`). Who may connect is `mlgo_env.service.security`'s business. Run one
+with ``mlgo-env serve``.
 """
 
 from __future__ import annotations
 
 import functools
-import hmac
 import json
 import logging
+import math
 import os
 import signal
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from concurrent import futures
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,19 +40,28 @@ from mlgo_env.episode import run_episode
 from mlgo_env.errors import (
     EpisodeOver,
     MlgoEnvError,
-    PermissionDenied,
+    ServiceBusy,
     ServiceError,
+    ServiceUnavailable,
     SessionNotFound,
     ValidationFailed,
 )
-from mlgo_env.policies import builtin_policy, torchscript_policy
+from mlgo_env.onnx_policy import OnnxPolicy, PolicyLimits
+from mlgo_env.policies import Policy, builtin_policy
 from mlgo_env.programs import run_program, validate_output
 from mlgo_env.scoring import Scorer
 from mlgo_env.service import convert
 from mlgo_env.service.errors import ERROR_METADATA_KEY, error_name, status_of
 from mlgo_env.service.proto import pb, pb_grpc
-from mlgo_env.tasks import get_task
-from mlgo_env.toolchain import DEFAULT_VERSION, get_toolchain, installed_versions
+from mlgo_env.service.security import (
+    TokenCheck,
+    check_listening,
+    generate_token,
+    is_private_socket,
+    server_credentials,
+)
+from mlgo_env.tasks import Task, get_task
+from mlgo_env.toolchain import DEFAULT_VERSION, Toolchain, get_toolchain, installed_versions
 from rewards.base import Artifact
 from rewards.size import object_sizes
 
@@ -54,31 +70,105 @@ __all__ = ["CompilerServicer", "serve", "ServiceConfig"]
 logger = logging.getLogger(__name__)
 Reply = TypeVar("Reply")
 
+MAX_REWARDS = 8
+"""Most rewards one compile configuration may combine."""
+MAX_OPTIONS_BYTES = 4096
+"""Longest JSON options string of one reward."""
+MAX_WEIGHT = 100.0
+"""Largest absolute weight of a reward in a combination (weights are exponents: `rewards.WeightedSum`)."""
+
 
 @dataclass
 class ServiceConfig:
-    """How the service runs: corpus, limits and defaults."""
+    """How the service runs: corpus, limits, defaults and who may connect.
+
+    Attributes:
+        corpus: the corpus served (None: the bundled one).
+        max_sessions: Step sessions and running rollouts at once.
+        idle_timeout: seconds after its last request that a session is closed.
+        decision_timeout: seconds the compiler may take per decision; also the most a client may ask.
+        compile_timeout: seconds one compile may take; also the most a client may ask.
+        reward_timeout: the most a client may set a reward's own time limit to (``runtime``'s
+            ``timeout``, ``perf_model``'s ``profile_timeout``).
+        max_scorers: reward configurations kept (least recently used dropped first).
+        workdir: where sessions' directories go (None: the system's temporary directory).
+        token: the shared token clients must send (None: none, where `security` allows it).
+        insecure: accept plain TCP on loopback without a token (the operator's explicit choice).
+        tls_cert: PEM certificate chain: the service speaks TLS (with `tls_key`).
+        tls_key: PEM private key of `tls_cert`.
+        policy_limits: what one uploaded ONNX policy may cost (`mlgo_env.onnx_policy`).
+    """
 
     corpus: Path | None = None
     max_sessions: int = 64
     idle_timeout: float = 600.0
     decision_timeout: float = 60.0
     compile_timeout: float = 600.0
+    reward_timeout: float = 3600.0
+    max_scorers: int = 32
     workdir: Path | None = None
     token: str | None = None
+    insecure: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    policy_limits: PolicyLimits = field(default_factory=PolicyLimits)
+
+    def __post_init__(self) -> None:
+        if self.max_sessions < 1 or self.max_scorers < 1:
+            raise ValueError(
+                f"max_sessions and max_scorers must be at least 1, not {self.max_sessions}, {self.max_scorers}"
+            )
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("TLS needs both a certificate (--tls-cert) and its key (--tls-key)")
 
 
 @dataclass
 class _Session:
+    """One Step session; its lock is held by every request on it and by whatever closes it."""
+
     compile: InteractiveCompile
     scorer: Scorer | None
     last_used: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
     result: pb.EpisodeResult | None = None
+    closed: bool = False
+
+
+def _capped(name: str, asked: float, cap: float) -> float:
+    """A client's time limit: the service's `cap` when it asked none (0); refused when not in (0, cap]."""
+    if not asked:
+        return cap
+    if not math.isfinite(asked) or asked < 0 or asked > cap:
+        raise ValueError(f"{name}={asked:g} is outside (0, {cap:g}], the limit of this service")
+    return asked
+
+
+def _reward_options(spec: pb.RewardSpec) -> dict[str, object]:
+    """The options a client sent for one reward: a JSON object, small."""
+    if len(spec.options_json) > MAX_OPTIONS_BYTES:
+        raise ValueError(f"options of reward {spec.name!r} exceed {MAX_OPTIONS_BYTES} bytes")
+    try:
+        options = json.loads(spec.options_json) if spec.options_json else {}
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"options of reward {spec.name!r} are not valid JSON: {exc}") from None
+    if not isinstance(options, dict):
+        raise ValueError(f"options of reward {spec.name!r} must be a JSON object, not {spec.options_json[:80]!r}")
+    return options
+
+
+def _weight(spec: pb.RewardSpec) -> float:
+    weight = spec.weight or 1.0
+    if not math.isfinite(weight) or abs(weight) > MAX_WEIGHT:
+        raise ValueError(f"weight of reward {spec.name!r} must be finite and at most {MAX_WEIGHT:g} in size")
+    return weight
 
 
 def _handles_errors(method: Callable[..., Reply]) -> Callable[..., Reply]:
-    """Turn mlgo-env exceptions into gRPC status codes with the class name in trailing metadata."""
+    """Turn mlgo-env exceptions into gRPC status codes with the class name in trailing metadata.
+
+    Handlers raise, never abort: the abort happens here, outside the ``try`` (gRPC's abort raises,
+    and inside the ``try`` that would be caught and turned into an internal error).
+    """
 
     @functools.wraps(method)
     def wrapper(self: CompilerServicer, request: Any, context: grpc.ServicerContext) -> Reply:
@@ -87,12 +177,13 @@ def _handles_errors(method: Callable[..., Reply]) -> Callable[..., Reply]:
         except (MlgoEnvError, ValueError, KeyError, TypeError) as exc:
             # A plain KeyError's str() is its argument in quotes; send the argument itself.
             message = str(exc.args[0]) if type(exc) is KeyError and exc.args else str(exc)
-            context.set_trailing_metadata(((ERROR_METADATA_KEY, error_name(exc)),))
-            context.abort(status_of(exc), message)
+            code, name = status_of(exc), error_name(exc)
         except Exception as exc:  # the service must answer, not die: report it as internal
             logger.exception("internal error in %s", method.__name__)
-            context.set_trailing_metadata(((ERROR_METADATA_KEY, "ServiceError"),))
-            context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+            code, name = grpc.StatusCode.INTERNAL, "ServiceError"
+            message = f"internal error: {type(exc).__name__}: {exc}"
+        context.set_trailing_metadata(((ERROR_METADATA_KEY, name),))
+        context.abort(code, message)
         raise AssertionError("unreachable")  # pragma: no cover - abort raises
 
     return wrapper
@@ -106,7 +197,8 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
         self._corpus = Corpus.load(config.corpus) if config.corpus else None
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.Lock()
-        self._scorers: dict[tuple, Scorer] = {}
+        self._busy = 0  # slots of the session budget in use (under `_lock`)
+        self._scorers: OrderedDict[tuple, Scorer] = OrderedDict()
         self._spaces: dict[tuple, pb.GetSpacesReply] = {}
         self._stop = threading.Event()
         self._reaper = threading.Thread(target=self._reap_idle, name="mlgo-session-reaper", daemon=True)
@@ -121,29 +213,45 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
         return self._corpus
 
     def _options(self, config: pb.CompileConfig) -> CompileOptions:
+        """The compile options a client asked for, its timeouts within the service's."""
         return CompileOptions(
             opt_level=config.opt_level or None,
-            decision_timeout=config.decision_timeout_s or self.config.decision_timeout,
-            compile_timeout=config.compile_timeout_s or self.config.compile_timeout,
+            decision_timeout=_capped("decision_timeout_s", config.decision_timeout_s, self.config.decision_timeout),
+            compile_timeout=_capped("compile_timeout_s", config.compile_timeout_s, self.config.compile_timeout),
         )
 
     def _scorer(self, config: pb.CompileConfig, options: CompileOptions) -> Scorer | None:
+        """The scorer of the client's rewards (checked options only), from a bounded cache."""
         if not config.rewards:
             return None
+        if len(config.rewards) > MAX_REWARDS:
+            raise ValueError(f"at most {MAX_REWARDS} rewards may be combined, not {len(config.rewards)}")
+        parts = [
+            (
+                _weight(r),
+                r.name,
+                rewards.check_wire_options(r.name, _reward_options(r), self.config.reward_timeout),
+            )
+            for r in config.rewards
+        ]
         key = (
-            tuple((r.name, r.options_json, r.weight) for r in config.rewards),
+            tuple((name, json.dumps(checked, sort_keys=True), weight) for weight, name, checked in parts),
             config.llvm_version,
             options.opt_level,
         )
         with self._lock:
-            if key not in self._scorers:
-                parts = [
-                    (r.weight or 1.0, rewards.get(r.name, **(json.loads(r.options_json) if r.options_json else {})))
-                    for r in config.rewards
-                ]
-                reward = parts[0][1] if len(parts) == 1 and parts[0][0] == 1.0 else rewards.WeightedSum(parts)
-                self._scorers[key] = Scorer(reward, get_toolchain(config.llvm_version or None), options)
-            return self._scorers[key]
+            if key in self._scorers:
+                self._scorers.move_to_end(key)
+                return self._scorers[key]
+        built = [(weight, rewards.get(name, **checked)) for weight, name, checked in parts]
+        reward = built[0][1] if len(built) == 1 and built[0][0] == 1.0 else rewards.WeightedSum(built)
+        scorer = Scorer(reward, get_toolchain(config.llvm_version or None), options)
+        with self._lock:
+            scorer = self._scorers.setdefault(key, scorer)  # another thread may have built it meanwhile
+            self._scorers.move_to_end(key)
+            while len(self._scorers) > self.config.max_scorers:
+                self._scorers.popitem(last=False)
+        return scorer
 
     def _result(self, session: _Session) -> pb.EpisodeResult:
         compile_ = session.compile
@@ -162,39 +270,102 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
             result.has_reward = True
         return result
 
-    def _session(self, session_id: str) -> _Session:
+    # -- the session budget and session lifetimes -----------------------------------------
+    def _take_slot(self) -> None:
+        """Take one slot of the session budget (checked and taken under the lock: atomic).
+
+        Raises:
+            ServiceBusy: every slot is taken.
+            ServiceUnavailable: the service is shutting down.
+        """
+        with self._lock:
+            if self._stop.is_set():
+                raise ServiceUnavailable("the service is shutting down")
+            if self._busy >= self.config.max_sessions:
+                raise ServiceBusy(
+                    f"the service already runs {self.config.max_sessions} sessions and rollouts; try again later"
+                )
+            self._busy += 1
+
+    def _give_slot(self) -> None:
+        with self._lock:
+            self._busy -= 1
+
+    @contextmanager
+    def _slot(self) -> Iterator[None]:
+        """A slot of the session budget for the duration of one request (a rollout)."""
+        self._take_slot()
+        try:
+            yield
+        finally:
+            self._give_slot()
+
+    @contextmanager
+    def _request(self, session_id: str) -> Iterator[_Session]:
+        """The session, locked for one request; its idle time restarts when the request ends.
+
+        Raises:
+            SessionNotFound: no such session, or it was closed while this request waited for it.
+        """
         with self._lock:
             session = self._sessions.get(session_id)
-        if session is None:
-            raise SessionNotFound(
-                f"no session {session_id!r}: it ended, timed out after {self.config.idle_timeout:.0f} s idle, "
-                "or the service restarted; call reset()"
-            )
-        session.last_used = time.monotonic()
-        return session
+        if session is not None:
+            session.last_used = time.monotonic()  # the reaper leaves a session alone while a request waits
+            with session.lock:
+                if not session.closed:
+                    try:
+                        yield session
+                    finally:
+                        session.last_used = time.monotonic()
+                    return
+        raise SessionNotFound(
+            f"no session {session_id!r}: it ended, timed out after {self.config.idle_timeout:.0f} s idle, "
+            "or the service restarted; call reset()"
+        )
+
+    def _close(self, session_id: str, session: _Session) -> None:
+        """Forget and close a session whose lock the caller holds: kill its compiler, free its slot."""
+        with self._lock:
+            if self._sessions.get(session_id) is session:
+                del self._sessions[session_id]
+        if not session.closed:
+            session.closed = True
+            session.compile.close()
+            self._give_slot()
 
     def _drop(self, session_id: str) -> None:
+        """End a session between requests: waits for a request in progress on it to finish."""
         with self._lock:
-            session = self._sessions.pop(session_id, None)
+            session = self._sessions.get(session_id)
         if session is not None:
-            session.compile.close()
+            with session.lock:
+                self._close(session_id, session)
 
     def _reap_idle(self) -> None:
+        """Close sessions without a request for `idle_timeout` seconds (never one in a request)."""
         while not self._stop.wait(min(5.0, self.config.idle_timeout / 4)):
             now = time.monotonic()
             with self._lock:
-                idle = [sid for sid, s in self._sessions.items() if now - s.last_used > self.config.idle_timeout]
-            for session_id in idle:
-                logger.info("closing idle session %s", session_id)
-                self._drop(session_id)
+                idle = [(i, s) for i, s in self._sessions.items() if now - s.last_used > self.config.idle_timeout]
+            for session_id, session in idle:
+                if not session.lock.acquire(blocking=False):
+                    continue  # a request runs or waits: not idle
+                try:
+                    if time.monotonic() - session.last_used > self.config.idle_timeout:
+                        logger.info("closing idle session %s", session_id)
+                        self._close(session_id, session)
+                finally:
+                    session.lock.release()
 
     def shutdown(self) -> None:
-        """Close every session (kills compilers, removes files)."""
-        self._stop.set()
+        """Close every session (kills compilers, removes files), each after its request in progress."""
         with self._lock:
+            self._stop.set()
             ids = list(self._sessions)
         for session_id in ids:
             self._drop(session_id)
+        if self._reaper is not threading.current_thread():
+            self._reaper.join()
 
     @property
     def active_sessions(self) -> int:
@@ -234,22 +405,27 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
     @_handles_errors
     def GetSpaces(self, request: pb.GetSpacesRequest, context: grpc.ServicerContext) -> pb.GetSpacesReply:  # noqa: N802
         """The task's tensors, read from a real compile's channel header (cached)."""
-        task = get_task(request.task)
-        toolchain = get_toolchain(request.llvm_version or None)
-        key = (task.name, toolchain.version, request.include_default)
+        return self._spaces_of(
+            get_task(request.task), get_toolchain(request.llvm_version or None), request.include_default
+        )
+
+    def _spaces_of(self, task: Task, toolchain: Toolchain, include_default: bool) -> pb.GetSpacesReply:
+        """The task's tensors, read from a real compile's channel header (cached)."""
+        key = (task.name, toolchain.version, include_default)
         with self._lock:
             cached = self._spaces.get(key)
         if cached is not None:
             return cached
         benchmark = self.corpus.benchmark(self.corpus.modules[0])
-        compile_ = InteractiveCompile(
-            toolchain, benchmark, task, self._options(pb.CompileConfig()), request.include_default
-        )
-        try:
-            compile_.start()
-            features, advice = convert.header_specs(compile_.header)
-        finally:
-            compile_.close()
+        with self._slot():
+            compile_ = InteractiveCompile(
+                toolchain, benchmark, task, self._options(pb.CompileConfig()), include_default
+            )
+            try:
+                compile_.start()
+                features, advice = convert.header_specs(compile_.header)
+            finally:
+                compile_.close()
         reply = pb.GetSpacesReply(features=features, advice=advice)
         with self._lock:
             self._spaces[key] = reply
@@ -257,12 +433,7 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
 
     @_handles_errors
     def StartSession(self, request: pb.StartSessionRequest, context: grpc.ServicerContext) -> pb.StartSessionReply:  # noqa: N802
-        """Start a compile and return its first decision."""
-        if self.active_sessions >= self.config.max_sessions:
-            context.set_trailing_metadata(((ERROR_METADATA_KEY, "ServiceError"),))
-            context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED, f"the service already runs {self.config.max_sessions} sessions"
-            )
+        """Start a compile and return its first decision; the session holds a slot of the budget until it ends."""
         benchmark = self.corpus.benchmark(request.benchmark)
         task = get_task(request.config.task)
         toolchain = get_toolchain(request.config.llvm_version or None)
@@ -270,13 +441,24 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
         scorer = self._scorer(request.config, options)
         if scorer is not None:
             options = replace(options, artifacts=options.artifacts | scorer.artifacts)
-        compile_ = InteractiveCompile(
-            toolchain, benchmark, task, options, request.config.include_default, self.config.workdir
-        )
+        self._take_slot()
+        try:
+            compile_ = InteractiveCompile(
+                toolchain, benchmark, task, options, request.config.include_default, self.config.workdir
+            )
+        except BaseException:
+            self._give_slot()
+            raise
         session = _Session(compile_, scorer)
         session_id = uuid.uuid4().hex
         with self._lock:
-            self._sessions[session_id] = session
+            stopping = self._stop.is_set()  # set under this lock by shutdown(), which then lists the sessions
+            if not stopping:
+                self._sessions[session_id] = session
+        if stopping:
+            compile_.close()
+            self._give_slot()
+            raise ServiceUnavailable("the service is shutting down")
         try:
             with session.lock:
                 observation = compile_.start()
@@ -292,6 +474,7 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
                     reply.observation.CopyFrom(
                         convert.observation_to_pb(observation, compile_.header, compile_.context)
                     )
+                session.last_used = time.monotonic()  # idle from the end of this request
         except BaseException:
             self._drop(session_id)
             raise
@@ -300,8 +483,7 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
     @_handles_errors
     def Step(self, request: pb.StepRequest, context: grpc.ServicerContext) -> pb.StepReply:  # noqa: N802
         """Answer the pending decision."""
-        session = self._session(request.session_id)
-        with session.lock:
+        with self._request(request.session_id) as session:
             compile_ = session.compile
             if compile_.done:
                 raise EpisodeOver("the episode is over: the compiler finished; call reset()")
@@ -319,14 +501,13 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
                 )
             except MlgoEnvError:
                 if compile_.done:  # the compiler failed or hung: the session is closed
-                    self._drop(request.session_id)
+                    self._close(request.session_id, session)
                 raise
 
     @_handles_errors
     def Validate(self, request: pb.ValidateRequest, context: grpc.ServicerContext) -> pb.ValidateReply:  # noqa: N802
-        """Link, run and compare the finished session's program."""
-        session = self._session(request.session_id)
-        with session.lock:
+        """Link, run and compare the finished session's program (in the session's own slot of the budget)."""
+        with self._request(request.session_id) as session:
             if session.result is None:
                 raise EpisodeOver("validation needs a finished episode")
             module = session.compile.result(session.compile.options.artifacts | Artifact.EXECUTABLE)
@@ -341,8 +522,7 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
     @_handles_errors
     def GetObject(self, request: pb.GetObjectRequest, context: grpc.ServicerContext) -> pb.GetObjectReply:  # noqa: N802
         """The finished session's object bytes."""
-        session = self._session(request.session_id)
-        with session.lock:
+        with self._request(request.session_id) as session:
             if request.baseline:
                 compile_ = session.compile
                 with tempfile.TemporaryDirectory(prefix="mlgo-baseline-") as tmp:
@@ -358,6 +538,13 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
         self._drop(request.session_id)
         return pb.EndSessionReply()
 
+    def _uploaded_policy(self, data: bytes, task: Task, toolchain: Toolchain, include_default: bool) -> OnnxPolicy:
+        """An uploaded ONNX policy, checked against the task's tensors before its compile starts."""
+        policy = OnnxPolicy(data, self.config.policy_limits)
+        spaces = self._spaces_of(task, toolchain, include_default)
+        policy.check_inputs([convert.spec_from_pb(s) for s in spaces.features], convert.spec_from_pb(spaces.advice))
+        return policy
+
     @_handles_errors
     def Rollout(self, request: pb.RolloutRequest, context: grpc.ServicerContext) -> pb.RolloutReply:  # noqa: N802
         """Run a whole episode with the policy inside the service."""
@@ -366,24 +553,27 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
         toolchain = get_toolchain(request.config.llvm_version or None)
         options = self._options(request.config)
         kind = request.policy.WhichOneof("kind")
-        if kind == "torchscript":
-            policy = torchscript_policy(request.policy.torchscript)
+        policy: Policy
+        if kind == "onnx":
             include_default = request.config.include_default
+            policy = self._uploaded_policy(request.policy.onnx, task, toolchain, include_default)
         elif kind == "builtin":
             policy = builtin_policy(request.policy.builtin, task, request.policy.seed)
             include_default = request.config.include_default or request.policy.builtin == "llvm-default"
         else:
-            raise ValueError("Rollout needs a policy (builtin or torchscript)")
-        trajectory = run_episode(
-            benchmark,
-            task,
-            policy,
-            scorer=self._scorer(request.config, options),
-            toolchain=toolchain,
-            options=options,
-            include_default=include_default,
-            record_observations=request.return_observations,
-        )
+            raise ValueError("Rollout needs a policy (builtin or onnx)")
+        scorer = self._scorer(request.config, options)
+        with self._slot():
+            trajectory = run_episode(
+                benchmark,
+                task,
+                policy,
+                scorer=scorer,
+                toolchain=toolchain,
+                options=options,
+                include_default=include_default,
+                record_observations=request.return_observations,
+            )
         result = pb.EpisodeResult(
             decisions=trajectory.decisions,
             text_size=trajectory.text_size,
@@ -401,60 +591,53 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
         return reply
 
 
-class _TokenCheck(grpc.ServerInterceptor):
-    """Refuses calls without the shared token (``authorization: Bearer <token>``)."""
-
-    def __init__(self, token: str) -> None:
-        self._expected = f"Bearer {token}".encode()
-
-        def deny(request: Any, context: grpc.ServicerContext) -> None:
-            context.set_trailing_metadata(((ERROR_METADATA_KEY, PermissionDenied.__name__),))
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong token (MLGO_SERVICE_TOKEN)")
-
-        self._deny = grpc.unary_unary_rpc_method_handler(deny)
-
-    def intercept_service(self, continuation: Callable, handler_call_details: grpc.HandlerCallDetails) -> Any:
-        metadata = dict(handler_call_details.invocation_metadata or ())
-        given = str(metadata.get("authorization", "")).encode()
-        if hmac.compare_digest(given, self._expected):
-            return continuation(handler_call_details)
-        return self._deny
-
-
-def is_loopback(address: str) -> bool:
-    """Whether `address` (``host:port`` or ``unix:PATH``) can only be reached from this machine."""
-    if address.startswith("unix:"):
-        return True
-    host = address.rsplit(":", 1)[0].strip("[]")
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
 def start_server(
     address: str, config: ServiceConfig, allow_remote: bool = False, workers: int = 32
 ) -> tuple[grpc.Server, CompilerServicer, int]:
     """Start a service on `address`; returns the server, its servicer and the bound port.
 
     Raises:
-        PermissionDenied: `address` is not loopback and `allow_remote` or a token is missing.
+        PermissionDenied: listening there would let others in unchecked or expose the token
+            (`security.check_listening` says what is missing).
+        ServiceError: `address` cannot be bound.
     """
-    if not is_loopback(address):
-        if not allow_remote:
-            raise PermissionDenied(f"refusing to listen on {address}: pass --allow-remote to listen beyond loopback")
-        if not config.token:
-            raise PermissionDenied("listening beyond loopback needs a shared token (--token or MLGO_SERVICE_TOKEN)")
-    interceptors = [_TokenCheck(config.token)] if config.token else []
+    tls = config.tls_cert is not None and config.tls_key is not None
+    check_listening(address, config.token, tls, allow_remote, config.insecure)
+    credentials = server_credentials(config.tls_cert, config.tls_key) if tls else None  # type: ignore[arg-type]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlgo-rpc"),
-        interceptors=interceptors,
+        interceptors=[TokenCheck(config.token)] if config.token else [],
         options=[("grpc.max_send_message_length", 256 << 20), ("grpc.max_receive_message_length", 256 << 20)],
     )
     servicer = CompilerServicer(config)
     pb_grpc.add_CompilerServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port(address)
+    try:
+        port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
+    except RuntimeError:
+        port = 0
     if port == 0:
+        servicer.shutdown()
         raise ServiceError(f"could not bind {address}")
     server.start()
     return server, servicer, port
+
+
+def _with_token(address: str, config: ServiceConfig) -> tuple[ServiceConfig, bool]:
+    """`config` with a fresh token where the address needs one and none was given; whether one was made."""
+    if config.token or config.insecure or is_private_socket(address):
+        return config, False
+    return replace(config, token=generate_token()), True
+
+
+def _how_to_connect(address: str, port: int, config: ServiceConfig, generated: bool) -> str:
+    """What a client sets to reach this service (the token itself only when the service made it)."""
+    host = address if address.startswith("unix") else f"{address.rsplit(':', 1)[0]}:{port}"
+    settings = [f"MLGO_SERVICE={host}"]
+    if config.token:
+        settings.append(f"MLGO_SERVICE_TOKEN={config.token if generated else '<your token>'}")
+    if config.tls_cert:
+        settings.append(f"MLGO_SERVICE_TLS_ROOT={config.tls_cert}")
+    return "connect with: " + " ".join(settings)
 
 
 def serve(
@@ -464,7 +647,12 @@ def serve(
     parent_pid: int | None = None,
     ready_file: Path | None = None,
 ) -> None:
-    """Run a service until SIGINT/SIGTERM (or until `parent_pid` exits), then clean up every session."""
+    """Run a service until SIGINT/SIGTERM (or until `parent_pid` exits), then clean up every session.
+
+    Where clients need a token and none was given, the service makes one and logs how to connect
+    (as notebook servers do).
+    """
+    config, generated = _with_token(address, config)
     server, servicer, port = start_server(address, config, allow_remote)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -472,9 +660,11 @@ def serve(
     if ready_file is not None:
         ready_file.write_text(str(port))
     logger.info("mlgo-env service listening on %s (port %d)", address, port)
+    if not address.startswith("unix:") or config.token:
+        logger.info(_how_to_connect(address, port, config, generated))
     while not stop.wait(0.5):
         if parent_pid is not None and os.getppid() != parent_pid:
             logger.info("parent %d exited; shutting down", parent_pid)
             break
-    servicer.shutdown()
     server.stop(grace=2).wait()
+    servicer.shutdown()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -16,14 +17,16 @@ from agents import behavioral_cloning, es, evaluate, ppo_eviction, ppo_inlining
 from agents.common import geomean_reduction, load_policy, parse_args
 from agents.policy_net import (
     CandidateEncoder,
+    OnnxExport,
     PolicyNet,
     density_rule,
     encoder_for,
     greedy_from_net,
     policy_net_for,
     signed_log,
-    to_torchscript,
+    to_onnx,
 )
+from mlgo_env.onnx_policy import OnnxPolicy
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +100,7 @@ def test_eviction_net_scores_every_candidate_with_shared_weights(eviction_env: g
 def test_density_rule_evicts_the_least_dense_legal_candidate(eviction_env: gym.Env) -> None:
     net = density_rule(policy_net_for(eviction_env.observation_space, int(eviction_env.action_space.n)))
     policy = greedy_from_net(net, mask_feature="mask").eval()
-    result = eviction_env.unwrapped.rollout(to_torchscript(policy), benchmark="nbody")
+    result = eviction_env.unwrapped.rollout(to_onnx(policy, eviction_env.observation_space), benchmark="nbody")
     observations, actions = result["observations"], result["actions"].reshape(-1)
     density = signed_log(torch.from_numpy(observations["use_def_density"].copy())).numpy().reshape(len(actions), -1)
     score = -density + 0.15 * (np.arange(density.shape[1]) == density.shape[1] - 1)
@@ -107,18 +110,42 @@ def test_density_rule_evicts_the_least_dense_legal_candidate(eviction_env: gym.E
 
 
 @pytest.mark.parametrize("fixture", ["inlining_env", "eviction_env", "eviction_candidates"])
-def test_torchscript_rollout_equals_python_policy(fixture: str, request: pytest.FixtureRequest) -> None:
+def test_onnx_rollout_equals_python_policy(fixture: str, request: pytest.FixtureRequest) -> None:
     env = request.getfixturevalue(fixture.replace("_candidates", "_env"))
     is_eviction = fixture.startswith("eviction")
     net = _candidate_net(env) if fixture == "eviction_candidates" else _random_net(env)
     python_policy = greedy_from_net(net, mask_feature="mask" if is_eviction else "").eval()
-    result = env.unwrapped.rollout(to_torchscript(python_policy), benchmark="sha256" if not is_eviction else "nbody")
+    model = to_onnx(python_policy, env.observation_space)
+    result = env.unwrapped.rollout(model, benchmark="sha256" if not is_eviction else "nbody")
     assert result["decisions"] > 0
     expected = _python_actions(python_policy, result["observations"])
     np.testing.assert_array_equal(result["actions"].reshape(-1), expected)
     if is_eviction:
         masks = result["observations"]["mask"].reshape(len(expected), -1)
         assert masks[np.arange(len(expected)), expected].all()
+
+
+def test_onnx_export_swaps_weights_into_one_small_graph(inlining_env: gym.Env) -> None:
+    """ES and PPO export once and then copy weights in: each call's model follows the net's weights."""
+    observations = inlining_env.unwrapped.rollout("random", benchmark="sha256")["observations"]
+    net = _random_net(inlining_env, seed=1)
+    policy = greedy_from_net(net).eval()
+    export = OnnxExport(policy, inlining_env.observation_space)
+    runs = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            for parameter in net.parameters():
+                parameter.normal_()
+        model = export()
+        graph = onnx.load_from_string(model).graph
+        assert len(graph.node) < 4 * len(graph.input), "the features are packed, then transformed once"
+        onnx_policy = OnnxPolicy(model)
+        count = len(observations["callee_users"])
+        actions = [onnx_policy({k: v[i] for k, v in observations.items()}) for i in range(count)]
+        np.testing.assert_array_equal(actions, _python_actions(policy, observations))
+        runs.append(actions)
+    assert runs[0] != runs[1], "the second weights changed some decision"
 
 
 # -- tiny trainings -------------------------------------------------------------------------
@@ -137,7 +164,7 @@ def _sb3_args(module, service_address: str, tmp_path: Path, benchmark: str, **ov
         "service": service_address,
         "runs_dir": str(tmp_path),
         "progress_bar": False,
-        "output": str(tmp_path / "policy.pt"),
+        "output": str(tmp_path / "policy.onnx"),
     }
     return module.Args(**{**fields, **overrides})
 
@@ -145,7 +172,7 @@ def _sb3_args(module, service_address: str, tmp_path: Path, benchmark: str, **ov
 def test_ppo_inlining_trains_exports_and_resumes(service_address: str, tmp_path: Path, inlining_env: gym.Env) -> None:
     model = ppo_inlining.main(_sb3_args(ppo_inlining, service_address, tmp_path, "sha256"))
     assert model.num_timesteps >= 128
-    policy, metadata = load_policy(tmp_path / "policy.pt")
+    policy, metadata = load_policy(tmp_path / "policy.onnx")
     assert metadata["trainer"] == "PPO"
     result = inlining_env.unwrapped.rollout(policy, benchmark="sha256")
     assert result["reward"] is not None
@@ -162,7 +189,7 @@ def test_ppo_inlining_trains_exports_and_resumes(service_address: str, tmp_path:
 
 def test_maskable_ppo_eviction_trains_and_exports(service_address: str, tmp_path: Path, eviction_env) -> None:
     ppo_eviction.main(_sb3_args(ppo_eviction, service_address, tmp_path, "nbody", opt_level="-O2", reward="size"))
-    policy, _ = load_policy(tmp_path / "policy.pt")
+    policy, _ = load_policy(tmp_path / "policy.onnx")
     result = eviction_env.unwrapped.rollout(policy, benchmark="nbody")
     masks = result["observations"]["mask"].reshape(result["decisions"], -1)
     assert masks[np.arange(result["decisions"]), result["actions"].reshape(-1)].all(), "the export respects the mask"
@@ -178,7 +205,7 @@ def test_behavioral_cloning_then_es_and_ppo_warm_start(service_address: str, tmp
     assert json.loads(bc_out.with_suffix(".json").read_text())["accuracy"] > 0.9
     es_args = es.Args(
         generations=1, population=1, benchmarks=("sha256",), init=str(bc_out), eval_every=1,
-        service=service_address, runs_dir=str(tmp_path), output=str(tmp_path / "es.pt"),
+        service=service_address, runs_dir=str(tmp_path), output=str(tmp_path / "es.onnx"),
     )  # fmt: skip
     run_dir = es.main(es_args)
     assert (run_dir / "checkpoint.pt").is_file()
@@ -192,10 +219,10 @@ def test_es_trains_an_eviction_policy_within_the_mask(service_address: str, tmp_
     es_args = es.Args(
         env_id="mlgo/RegallocEviction-v0", opt_level="-O2", generations=1, population=1, benchmarks=("nbody",),
         init="density-rule", eval_every=1, service=service_address, runs_dir=str(tmp_path),
-        output=str(tmp_path / "es.pt"),
+        output=str(tmp_path / "es.onnx"),
     )  # fmt: skip
     es.main(es_args)
-    policy, metadata = load_policy(tmp_path / "es.pt")
+    policy, metadata = load_policy(tmp_path / "es.onnx")
     assert metadata["task"] == "regalloc_eviction" and "is_current" in metadata["inputs"]
     result = eviction_env.unwrapped.rollout(policy, benchmark="nbody")
     masks = result["observations"]["mask"].reshape(result["decisions"], -1)
@@ -230,8 +257,8 @@ def test_ppo_warm_start_copies_the_cloned_actor(service_address: str, tmp_path: 
 
 
 def test_evaluate_inlining_writes_json_and_chart(service_address: str, tmp_path: Path, inlining_env) -> None:
-    policy_path = tmp_path / "policy.pt"
-    policy_path.write_bytes(to_torchscript(greedy_from_net(_random_net(inlining_env))))
+    policy_path = tmp_path / "policy.onnx"
+    policy_path.write_bytes(to_onnx(greedy_from_net(_random_net(inlining_env)), inlining_env.observation_space))
     args = evaluate.Args(
         json=str(tmp_path / "eval.json"), plot=str(tmp_path / "eval.png"), inlining_policy=str(policy_path),
         benchmarks=("huffman",), skip_eviction=True, service=service_address,

@@ -50,13 +50,13 @@ def test_search_command_writes_json_and_labels_that_clone(service_address: str, 
 def test_bad_input_fails_before_any_compile(tmp_path: Path) -> None:
     with pytest.raises(BenchmarkNotFound):
         search.main(search.Args(benchmarks=("no_such_program",)))
-    (tmp_path / "junk.pt").write_bytes(b"not torchscript")
+    (tmp_path / "junk.onnx").write_bytes(b"not an onnx model")
     with pytest.raises(InvalidPolicy):
-        search.main(search.Args(benchmarks=("knapsack",), start_policy=str(tmp_path / "junk.pt")))
+        search.main(search.Args(benchmarks=("knapsack",), start_policy=str(tmp_path / "junk.onnx")))
 
 
 def test_a_program_whose_search_fails_is_reported_not_fatal(tmp_path: Path) -> None:
-    eviction_policy = Path(__file__).parents[2] / "agents" / "policies" / "eviction_perf.pt"
+    eviction_policy = Path(__file__).parents[2] / "agents" / "policies" / "eviction_perf.onnx"
     args = search.Args(
         benchmarks=("knapsack",), start_policy=str(eviction_policy), passes=1, workers=1, json=str(tmp_path / "s.json")
     )

@@ -3,7 +3,6 @@ stopped workers: every episode ends exactly once, retried elsewhere or reported 
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import threading
@@ -19,6 +18,7 @@ from mlgo_env.corpus import Corpus
 from mlgo_env.episode import run_episode
 from mlgo_env.errors import BenchmarkNotFound
 from mlgo_env.machine import host
+from tests.onnx_models import inline_small_callees
 
 from .conftest import NO_RAY, compilers_under
 
@@ -94,16 +94,8 @@ def test_trajectories_match_local_episodes_and_stream_to_parquet(
         collect("llvm-default", BENCHMARKS, pool, out=out, progress=False)
 
 
-def test_torchscript_policy_travels_through_the_object_store(pool: WorkerPool) -> None:
-    torch = pytest.importorskip("torch", reason="TorchScript policies need torch (the agents extra)")
-
-    class InlineSmallCallees(torch.nn.Module):
-        def forward(self, observation: dict[str, torch.Tensor]) -> torch.Tensor:
-            return (observation["callee_basic_block_count"] <= 2).to(torch.int64)
-
-    buffer = io.BytesIO()
-    torch.jit.save(torch.jit.script(InlineSmallCallees()), buffer)
-    outcomes = list(collect(buffer.getvalue(), BENCHMARKS, pool, progress=False))
+def test_onnx_policy_travels_through_the_object_store(pool: WorkerPool) -> None:
+    outcomes = list(collect(inline_small_callees().SerializeToString(), BENCHMARKS, pool, progress=False))
     for outcome in outcomes:
         sizes = outcome.rollout.observations["callee_basic_block_count"].reshape(-1)
         assert outcome.rollout.actions.tolist() == (sizes <= 2).astype(int).tolist()

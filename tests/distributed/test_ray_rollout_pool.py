@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
+from mlgo_env import machine
 from mlgo_env.corpus import Corpus
 
 from .conftest import NO_RAY
@@ -15,6 +17,7 @@ pytest.importorskip("ray", reason=NO_RAY)
 
 from agents import es  # noqa: E402
 from agents.common import RayRolloutPool, RolloutPool, load_policy  # noqa: E402
+from mlgo_env.distributed.collect import collect  # noqa: E402
 
 
 def test_ray_pool_answers_as_a_local_service_does(ray_session: None, mini_corpus: Corpus, service_address: str) -> None:
@@ -29,6 +32,28 @@ def test_ray_pool_answers_as_a_local_service_does(ray_session: None, mini_corpus
     for got, want in zip(remote, expected, strict=True):
         assert (got["text_size"], got["decisions"]) == (want["text_size"], want["decisions"])
         assert got["reward"] == pytest.approx(want["reward"])
+
+
+def test_ray_workers_score_for_the_drivers_cpu(
+    ray_session: None, mini_corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The driver resolves another CPU than the one the workers (other processes) would resolve.
+    worker_cpu = machine.host_mcpu()
+    driver_cpu = "skylake" if worker_cpu != "skylake" else "znver4"
+    monkeypatch.setattr(machine, "host_mcpu", lambda toolchain=None: driver_cpu)
+    kwargs = {"reward": "mca", "opt_level": "-Oz"}
+    with RayRolloutPool("mlgo/Inlining-v0", workers=1, corpus=mini_corpus.root, **kwargs) as ray_pool:
+        assert ray_pool.settings.reward_options == {"mcpu": driver_cpu}
+        assert json.loads(ray_pool.settings.config().rewards[0].options_json) == {"mcpu": driver_cpu}
+        (remote,) = ray_pool.map([("never", "sha256")])
+        costs = {}
+        for cpu in (driver_cpu, worker_cpu):
+            explicit = dataclasses.replace(ray_pool.settings, reward_options={"mcpu": cpu})
+            (outcome,) = collect("never", ["sha256"], ray_pool.pool, explicit, progress=False)
+            assert outcome.rollout is not None
+            costs[cpu] = outcome.rollout.cost
+    assert costs[driver_cpu] != pytest.approx(costs[worker_cpu])  # the two targets tell apart
+    assert remote["cost"] == pytest.approx(costs[driver_cpu])
 
 
 def test_ray_pool_for_eviction_counts_the_candidates(ray_session: None, mini_corpus: Corpus) -> None:

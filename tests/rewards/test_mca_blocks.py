@@ -1,4 +1,4 @@
-"""llvm-mca block costs: known Zen 4 answers, terminator stripping, the cache and the fallback."""
+"""llvm-mca block costs: its Zen 4 model's known answers, terminator stripping, the cache, the fallback."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlgo_env.mca import McaBlockModel, McaCache, block_cycles, host_cpu, iterations_for
+from mlgo_env import machine
+from mlgo_env.mca import McaBlockModel, McaCache, McaError, block_cycles, iterations_for
 
 # Core cycles per iteration on Zen 4 (shared/notes/measuring-blocks.md: measured, and AMD's figures).
 KNOWN_ZNVER4 = {
@@ -83,7 +84,20 @@ def test_iterations_shrink_with_block_length() -> None:
     assert iterations_for(1) == 1000 and iterations_for(20) == 300 and iterations_for(500) == 100
 
 
-def test_host_default(assemble) -> None:
-    assert host_cpu()  # e.g. "znver4": the name LLVM reports for this machine
-    (cycles,) = block_cycles([assemble("imul rax, rbx")])
-    assert cycles == pytest.approx(3.0, rel=0.05)  # a dependent multiply costs 3 cycles on every recent x86
+def test_host_default_is_the_model_of_this_cpu(assemble) -> None:
+    host = machine.host_mcpu()
+    assert host != machine.UNKNOWN  # LLVM names this machine's CPU (znver1, skylake, ...)
+    chains = [assemble("imul rax, rbx"), assemble("imul rax, rbx\n" * 4)]
+    default = block_cycles(chains)
+    assert McaBlockModel(cache=McaCache(None)).mcpu == host
+    assert default == McaBlockModel(mcpu=host, cache=McaCache(None)).cycles(chains)
+    one, four = default
+    assert one >= 1.0  # whatever this CPU's multiply latency, a dependent chain costs it per instruction
+    assert four == pytest.approx(4 * one, rel=0.05)
+
+
+def test_a_host_llvm_cannot_name_needs_an_explicit_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mlgo_env.mca.host_mcpu", lambda toolchain=None: machine.UNKNOWN)
+    with pytest.raises(McaError, match="pass mcpu"):
+        McaBlockModel(cache=McaCache(None))
+    assert McaBlockModel(mcpu="skylake", cache=McaCache(None)).mcpu == "skylake"

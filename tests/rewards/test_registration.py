@@ -22,3 +22,10 @@ def test_import_is_light() -> None:
     probe = "import sys, rewards; print(sorted({'capstone', 'scipy', 'mlgo_env.mca'} & set(sys.modules)))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_pinned_options_are_accepted_over_the_wire() -> None:
+    # What a Ray driver pins is what its workers' services must accept.
+    for name in ("size", "mca", "perf_model"):
+        pinned = rewards.pinned_options(name)
+        assert rewards.check_wire_options(name, pinned) == pinned

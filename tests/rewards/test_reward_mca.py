@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import rewards
+from mlgo_env import machine
 from mlgo_env.bbaddrmap import read_blocks
 from mlgo_env.mca import McaBlockModel, McaCache
 from rewards.base import Artifact, CompiledModule
@@ -41,6 +42,7 @@ def test_mca_reward_is_frequency_weighted_block_cycles(compile_c, toolchain, tmp
     blocks = read_blocks(obj)
     cycles = McaBlockModel(mcpu="znver4", cache=McaCache(None)).cycles([b.code for b in blocks])
     assert cost == pytest.approx(sum(b.frequency * c for b, c in zip(blocks, cycles, strict=True)))
+    assert module.extra["mca_mcpu"] == "znver4"
     assert module.extra["mca_blocks"] == len(blocks)
     assert module.extra["mca_fallback_blocks"] == 0
     hottest = max(range(len(blocks)), key=lambda i: blocks[i].frequency * cycles[i])
@@ -54,3 +56,24 @@ def test_more_work_in_the_loop_costs_more(compile_c, toolchain, tmp_path: Path) 
     )
     reward = rewards.get("mca", mcpu="znver4")
     assert reward.cost(_module(heavy, toolchain, tmp_path)) > 1.5 * reward.cost(_module(light, toolchain, tmp_path))
+
+
+def test_the_target_defaults_to_this_host_resolved_once(
+    compile_c, toolchain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = machine.host_mcpu()
+    here = rewards.get("mca")
+    assert here.mcpu == host and here.platform_dependent  # type: ignore[attr-defined]
+    assert rewards.pinned_options("mca") == {"mcpu": host}
+    assert rewards.pinned_options("size", {"all_sections": True}) == {"all_sections": True}  # nothing to pin
+    monkeypatch.setattr(machine, "host_mcpu", lambda toolchain=None: "skylake")
+    module = _module(compile_c(KERNEL), toolchain, tmp_path)
+    here.cost(module)
+    assert module.extra["mca_mcpu"] == host  # resolved when built, not when asked
+    other = rewards.get("mca")
+    assert other.mcpu == "skylake" and not rewards.get("mca", mcpu="skylake").platform_dependent  # type: ignore[attr-defined]
+    other.cost(module)
+    assert module.extra["mca_mcpu"] == "skylake"
+    monkeypatch.setattr(machine, "host_mcpu", lambda toolchain=None: machine.UNKNOWN)
+    with pytest.raises(ValueError, match="give mca its target"):
+        rewards.get("mca")

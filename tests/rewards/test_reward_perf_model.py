@@ -1,23 +1,32 @@
-"""The ``perf_model`` reward: callgrind profile parsing, line mapping, LLC misses and fitting."""
+"""The ``perf_model`` reward: callgrind parsing, the caches simulated, line mapping, LLC misses, fitting."""
 
 from __future__ import annotations
 
 import io
+import logging
 import subprocess
 from pathlib import Path
 
 import pytest
 
 import rewards
+from mlgo_env import machine
 from mlgo_env.bbaddrmap import read_blocks
+from mlgo_env.machine import CacheLevel
 from rewards.base import CompiledModule, ProgramInfo
 from rewards.perf_model import (
+    FALLBACK_LATENCY,
     CacheConfig,
     LineCost,
+    PerfModelReward,
     PerfSample,
+    ProfileError,
     SourceLines,
     fit_perf_model,
+    miss_latency,
     parse_callgrind,
+    profile_program,
+    valgrind_geometry,
 )
 
 # One statement per line, so the profile's lines separate the loops.
@@ -104,10 +113,76 @@ def test_parse_callgrind_format() -> None:
     assert set(lines) == {("k.c", 10), ("k.c", 11), ("k.h", 3), ("k.c", 12), ("k.c", 20)}
 
 
-def test_cache_config_from_sysfs() -> None:
-    cache = CacheConfig.from_sysfs()
-    assert cache.d1.size <= cache.ll.size and cache.ll.line_size == 64
-    assert cache.valgrind_args()[2] == f"--LL={cache.ll.size},{cache.ll.assoc},64"
+# A 26-core Intel server's L3 (35.75 MiB, 11-way: 53,248 sets), which valgrind refuses as it is.
+SERVER_L3 = CacheLevel(3, "Unified", 37486592, 11, 64)
+
+
+def _caches(ll: CacheLevel) -> CacheConfig:
+    return CacheConfig(CacheLevel(1, "Instruction", 32 << 10, 8, 64), CacheLevel(1, "Data", 48 << 10, 12, 64), ll)
+
+
+def test_host_caches_come_from_the_machine() -> None:
+    cache = CacheConfig.of_host()
+    assert cache == CacheConfig.from_caches(machine.host().caches)
+    assert cache.ll == machine.host().last_level_cache and cache.d1.size <= cache.ll.size
+    assert CacheConfig.parse(cache.spec()) == cache
+    with pytest.raises(ProfileError, match="L1 instruction"):
+        CacheConfig.from_caches([c for c in machine.host().caches if c.kind != "Instruction"])
+    with pytest.raises(ValueError, match="written as"):
+        CacheConfig.parse("LL=8388608,16,64")
+
+
+def test_valgrind_geometry_keeps_the_line_and_the_size_nearest() -> None:
+    assert valgrind_geometry(SERVER_L3) == CacheLevel(3, "Unified", 36 << 20, 9, 64)  # 65,536 sets
+    # 12,288 sets: 16,384 sets of 12 ways and 8,192 of 24 both keep 12 MiB; 12 ways is nearer 16.
+    assert valgrind_geometry(CacheLevel(3, "Unified", 12 << 20, 16, 64)) == CacheLevel(3, "Unified", 12 << 20, 12, 64)
+    for valid in (CacheLevel(1, "Data", 48 << 10, 12, 64), CacheLevel(3, "Unified", 8 << 20, 16, 64)):
+        assert valgrind_geometry(valid) is valid
+    for bad in (CacheLevel(3, "Unified", 3 << 20, 12, 48), CacheLevel(1, "Data", 64, 1, 64)):
+        with pytest.raises(ValueError, match="valgrind simulates|cannot simulate"):
+            valgrind_geometry(bad)
+    assert _caches(SERVER_L3).simulated().valgrind_args() == [
+        "--I1=32768,8,64", "--D1=49152,12,64", f"--LL={36 << 20},9,64"
+    ]  # fmt: skip
+
+
+def test_a_geometry_valgrind_refuses_is_simulated_rounded(
+    compile_c, toolchain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    obj, program = _build(compile_c, toolchain, tmp_path, "server")
+    lines = profile_program(program, args=["16384"], cache=_caches(SERVER_L3))
+    assert sum(cost.instructions for cost in lines.values()) > 0
+
+    with caplog.at_level(logging.INFO, logger="rewards.perf_model"):
+        reward = PerfModelReward(mcpu="skylake", cache=_caches(SERVER_L3))
+    assert f"instead of the CPU's {_caches(SERVER_L3).spec()}" in caplog.text
+    module = _module(obj, program, toolchain, tmp_path, 16384)
+    reward.cost(module)
+    parts = module.extra["perf_model"]
+    assert isinstance(parts, dict)
+    assert parts["caches"] == f"I1=32768,8,64 D1=49152,12,64 L3={36 << 20},9,64"
+    assert parts["mcpu"] == "skylake" and parts["latency"] == machine.microarchitecture("skylake").llc_miss_cycles  # type: ignore[union-attr]
+
+
+def test_the_target_is_resolved_once_and_travels(monkeypatch: pytest.MonkeyPatch) -> None:
+    here = rewards.get("perf_model")
+    assert here.mcpu == machine.host_mcpu() and here.platform_dependent  # type: ignore[attr-defined]
+    pinned = rewards.pinned_options("perf_model", {"frequencies": "static"})
+    assert pinned == {"frequencies": "static", "mcpu": machine.host_mcpu(), "cache": CacheConfig.of_host().spec()}
+    monkeypatch.setattr(machine, "host_mcpu", lambda toolchain=None: "sapphirerapids")
+    elsewhere = rewards.get("perf_model", **pinned)  # as a Ray worker on another CPU builds it
+    assert elsewhere.mcpu == here.mcpu and not elsewhere.platform_dependent  # type: ignore[attr-defined]
+    assert elsewhere.simulated_cache == here.simulated_cache  # type: ignore[attr-defined]
+    assert rewards.get("perf_model").mcpu == "sapphirerapids"  # type: ignore[attr-defined]
+
+
+def test_latency_is_the_target_cpus() -> None:
+    for mcpu in ("znver1", "skylake"):
+        expected = machine.microarchitecture(mcpu).llc_miss_cycles  # type: ignore[union-attr]
+        assert PerfModelReward(mcpu=mcpu, cache=_caches(SERVER_L3)).latency == expected
+    assert PerfModelReward(mcpu="skylake", latency=123.0, cache=_caches(SERVER_L3)).latency == 123.0
+    with pytest.warns(UserWarning, match="no last-level-cache miss latency is known for 'bdver2'"):
+        assert miss_latency("bdver2") == FALLBACK_LATENCY
 
 
 def test_source_lines_with_and_without_function_sections(compile_c) -> None:
@@ -133,7 +208,9 @@ def test_streaming_64_mib_misses_the_llc_far_more_than_16_kib(compile_c, toolcha
     small, large = parts[16 << 10], parts[64 << 20]
     assert small["llc_misses"] < 1000  # type: ignore[index]  # 256 compulsory misses of the array
     assert large["llc_misses"] > 2e6  # type: ignore[index]  # 1 Mi lines written, read twice
-    assert large["miss_cycles"] == pytest.approx(large["llc_misses"] * 300 / 4)  # type: ignore[index]
+    latency = machine.microarchitecture("znver4").llc_miss_cycles  # type: ignore[union-attr]
+    assert large["mcpu"] == "znver4" and large["latency"] == latency  # type: ignore[index]
+    assert large["miss_cycles"] == pytest.approx(large["llc_misses"] * latency / 4)  # type: ignore[index]
     # 2 sweeps of n/8 loads: the hot loop's count comes from the profile, not LLVM's guess.
     assert large["throughput_cycles"] > 1000 * small["throughput_cycles"] / 2  # type: ignore[index]
 
@@ -172,9 +249,10 @@ def test_fit_recovers_latency_over_mlp() -> None:
         PerfSample(t, m, (t + m * truth_latency / truth_mlp) / hz)
         for t, m in [(1e9, 1e6), (2e9, 5e5), (1.5e9, 8e6), (3e9, 2e6), (5e8, 4e6)]
     ]
-    latency, mlp = fit_perf_model(samples)
+    latency, mlp = fit_perf_model(samples, latency=300.0)
     assert latency == 300.0 and mlp == pytest.approx(truth_mlp, rel=1e-6)
-    _, no_misses = fit_perf_model([PerfSample(1e9, 0, 1.0), PerfSample(2e9, 0, 2.0)])
+    assert fit_perf_model(samples, latency=150.0)[1] == pytest.approx(truth_mlp / 2, rel=1e-6)  # only the ratio
+    _, no_misses = fit_perf_model([PerfSample(1e9, 0, 1.0), PerfSample(2e9, 0, 2.0)], latency=300.0)
     assert no_misses == float("inf")
     with pytest.raises(ValueError):
-        fit_perf_model(samples[:1])
+        fit_perf_model(samples[:1], latency=300.0)

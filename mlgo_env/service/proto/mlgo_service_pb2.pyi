@@ -236,14 +236,14 @@ class EndSessionReply(_message.Message):
     def __init__(self) -> None: ...
 
 class Policy(_message.Message):
-    __slots__ = ("builtin", "torchscript", "seed")
+    __slots__ = ("builtin", "onnx", "seed")
     BUILTIN_FIELD_NUMBER: _ClassVar[int]
-    TORCHSCRIPT_FIELD_NUMBER: _ClassVar[int]
+    ONNX_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     builtin: str
-    torchscript: bytes
+    onnx: bytes
     seed: int
-    def __init__(self, builtin: _Optional[str] = ..., torchscript: _Optional[bytes] = ..., seed: _Optional[int] = ...) -> None: ...
+    def __init__(self, builtin: _Optional[str] = ..., onnx: _Optional[bytes] = ..., seed: _Optional[int] = ...) -> None: ...
 
 class RolloutRequest(_message.Message):
     __slots__ = ("benchmark", "config", "policy", "return_observations")

@@ -153,7 +153,9 @@ class CompilerServiceServicer:
 
     def Rollout(self, request, context):
         """Runs a whole episode with the policy next to the compiler and returns the trajectory.
-        Same errors as StartSession; INVALID_ARGUMENT also for a bad policy.
+        Same errors as StartSession; INVALID_ARGUMENT (InvalidPolicy) for a policy refused before
+        the compile starts (an ONNX model off the allow-list, over a cap, or whose inputs are not
+        the task's features) or that breaks its time cap during the episode.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
