@@ -45,6 +45,7 @@ from scipy.stats import kendalltau, spearmanr
 from tqdm import tqdm
 
 import rewards
+from mlgo_env.artifacts import Artifact, CompiledModule
 from mlgo_env.compilation import CompileOptions, compile_baseline
 from mlgo_env.corpus import Benchmark, default_corpus
 from mlgo_env.episode import run_episode
@@ -52,7 +53,7 @@ from mlgo_env.errors import MlgoEnvError
 from mlgo_env.machine import host_mcpu
 from mlgo_env.programs import run_program, validate_output
 from mlgo_env.toolchain import Toolchain, get_toolchain
-from rewards.base import Artifact, CompiledModule, Reward
+from rewards.base import Reward
 from rewards.perf_model import PerfModelReward, PerfSample, fit_perf_model, miss_latency
 from rewards.runtime import Clock, RuntimeStats, measure_runtimes
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlgo_env.artifacts import Artifact, CompiledModule
 from mlgo_env.compile_db import sanitize_command
 from mlgo_env.corpus import OPT_LEVELS, Benchmark
 from mlgo_env.errors import (
@@ -33,7 +34,6 @@ from mlgo_env.programs import link_program
 from mlgo_env.protocol import Channel, ChannelHeader, Decision
 from mlgo_env.tasks import Task
 from mlgo_env.toolchain import Toolchain
-from rewards.base import Artifact, CompiledModule
 
 __all__ = ["CompileOptions", "compile_command", "artifact_flags", "InteractiveCompile", "compile_baseline"]
 

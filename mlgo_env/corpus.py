@@ -25,10 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlgo_env.artifacts import ProgramInfo
+from mlgo_env.cache import cache_dir
 from mlgo_env.compile_db import CompileJob, Unusable, read_compile_commands
 from mlgo_env.errors import BenchmarkNotFound, CompilerError, CorpusError
 from mlgo_env.toolchain import Toolchain, get_toolchain
-from rewards.base import ProgramInfo
 
 __all__ = [
     "Benchmark",
@@ -38,7 +39,6 @@ __all__ = [
     "build_from_compile_commands",
     "CorpusBuild",
     "default_corpus",
-    "cache_dir",
 ]
 
 BUNDLED_PROGRAMS = Path(__file__).resolve().parent.parent / "benchmarks" / "programs"
@@ -166,11 +166,6 @@ def _program_info(module: str, data: dict, root: Path) -> ProgramInfo:
 
 
 # -- building corpora -------------------------------------------------------------------------
-
-
-def cache_dir() -> Path:
-    """Where mlgo-env keeps built corpora and caches (``$MLGO_CACHE_DIR`` or ``~/.cache/mlgo-env``)."""
-    return Path(os.environ.get("MLGO_CACHE_DIR", Path.home() / ".cache" / "mlgo-env"))
 
 
 def _compile_to_bitcode(
@@ -384,7 +379,7 @@ def default_corpus(toolchain: Toolchain | None = None, progress: bool = False) -
     if not BUNDLED_PROGRAMS.is_dir():
         raise CorpusError(f"the bundled programs are missing: {BUNDLED_PROGRAMS}")
     key = f"mlgo-v0-llvm{toolchain.version}-{_sources_digest(BUNDLED_PROGRAMS, toolchain)}"
-    root = cache_dir() / "corpus" / key
+    root = cache_dir("corpus", key)
     if (root / "corpus_description.json").is_file():
         return Corpus.load(root, "mlgo-v0")
     root.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 import os
 import sqlite3
 import subprocess
@@ -38,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-import capstone
-
+from mlgo_env import x86
+from mlgo_env.cache import cache_dir
 from mlgo_env.errors import MlgoEnvError
 from mlgo_env.machine import UNKNOWN, host_mcpu
 from mlgo_env.toolchain import Toolchain, get_toolchain
@@ -94,8 +93,8 @@ class McaStats:
 
 
 def default_cache_path() -> Path:
-    """The on-disk cache, under mlgo-env's cache root (``$MLGO_CACHE_DIR`` or ``~/.cache/mlgo-env``)."""
-    return Path(os.environ.get("MLGO_CACHE_DIR", Path.home() / ".cache" / "mlgo-env")) / "mca" / "blocks.sqlite"
+    """The on-disk cache, under mlgo-env's cache root (`mlgo_env.cache`)."""
+    return cache_dir("mca", "blocks.sqlite")
 
 
 def iterations_for(instructions: int) -> int:
@@ -169,35 +168,6 @@ class McaCache:
             )
 
 
-class _Disassembler:
-    """Block bytes to the AT&T lines llvm-mca analyses, without the block's trailing terminators."""
-
-    def __init__(self) -> None:
-        self._cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-        self._cs.syntax = capstone.CS_OPT_SYNTAX_ATT
-        self._cs.detail = True  # instruction groups, to recognise jumps and returns
-
-    def body(self, code: bytes) -> list[str] | None:
-        """The block's instructions as assembly lines, trailing jumps and returns removed.
-
-        None when capstone cannot decode every byte (it lacks some AVX-512 extensions).
-        """
-        instructions = list(self._cs.disasm(code, 0))
-        if sum(insn.size for insn in instructions) != len(code):
-            return None
-        while instructions and (
-            instructions[-1].group(capstone.CS_GRP_JUMP) or instructions[-1].group(capstone.CS_GRP_RET)
-        ):
-            instructions.pop()
-        return [f"{insn.mnemonic} {insn.op_str}".strip() for insn in instructions]
-
-    def count(self, code: bytes) -> int:
-        """Instructions in the block; bytes capstone cannot decode count one per 4 (mean length)."""
-        instructions = list(self._cs.disasm(code, 0))
-        undecoded = len(code) - sum(insn.size for insn in instructions)
-        return len(instructions) + math.ceil(undecoded / 4)
-
-
 class McaBlockModel:
     """Predicts the core cycles per iteration of machine basic blocks with llvm-mca.
 
@@ -235,7 +205,6 @@ class McaBlockModel:
         self.stats = McaStats()
         self._mca = self.toolchain.tool("llvm-mca")
         self._salt = (f"{_SCHEMA}|{self.toolchain.version_string('llvm-mca')}|{self.mcpu}|{call_latency}|").encode()
-        self._disassembler = _Disassembler()
         self._stats_lock = threading.Lock()
 
     def key(self, code: bytes) -> str:
@@ -264,9 +233,9 @@ class McaBlockModel:
         costs: dict[str, BlockCost] = {}
         by_iterations: dict[int, dict[str, list[str]]] = {}
         for key, code in blocks.items():
-            body = self._disassembler.body(code)
+            body = x86.att_lines(x86.strip_terminators(code))
             if body is None:
-                costs[key] = BlockCost(float(self._disassembler.count(code)), True)
+                costs[key] = BlockCost(float(x86.instruction_count(code)), True)
             elif body:
                 by_iterations.setdefault(iterations_for(len(body)), {})[key] = body
             else:

@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlgo_env.artifacts import ProgramInfo
 from mlgo_env.errors import CompilerError, ValidationFailed
 from mlgo_env.toolchain import Toolchain
-from rewards.base import ProgramInfo
 
 __all__ = ["link_program", "run_program", "RunResult", "validate_output"]
 

@@ -12,10 +12,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlgo_env.artifacts import Artifact, CompiledModule
 from mlgo_env.compilation import CompileOptions, compile_baseline
 from mlgo_env.corpus import Benchmark
 from mlgo_env.toolchain import Toolchain
-from rewards.base import Artifact, CompiledModule, Reward
+from rewards.base import Reward
 
 __all__ = ["Score", "Scorer"]
 

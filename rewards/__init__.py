@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from rewards.base import Artifact, CompiledModule, ProgramInfo, Reward, TargetCpuReward, relative_improvement
+from mlgo_env.artifacts import Artifact, CompiledModule, ProgramInfo
+from rewards.base import Reward, TargetCpuReward, relative_improvement
 from rewards.size import SizeReward
 from rewards.weighted import WeightedSum
 from rewards.wire import WireOption, WireValue, check_options

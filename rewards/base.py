@@ -7,60 +7,14 @@ improvement), so rewards are comparable across programs.
 
 from __future__ import annotations
 
-import enum
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+from mlgo_env.artifacts import Artifact, CompiledModule
 from rewards.wire import WireOption
 
-if TYPE_CHECKING:
-    from mlgo_env.toolchain import Toolchain
-
-__all__ = ["Artifact", "ProgramInfo", "CompiledModule", "Reward", "relative_improvement"]
-
-
-class Artifact(enum.Flag):
-    """What a reward needs the service to prepare; the service builds only what is asked for."""
-
-    OBJECT = enum.auto()
-    """The compiled object file (always there)."""
-    BB_ADDR_MAP = enum.auto()
-    """The object carries ``.llvm_bb_addr_map`` with PGO analysis (block frequencies)."""
-    DEBUG_INFO = enum.auto()
-    """The object carries DWARF line tables (``-gdwarf-4``)."""
-    EXECUTABLE = enum.auto()
-    """The object linked with the program's other modules into a runnable program."""
-
-
-@dataclass(frozen=True)
-class ProgramInfo:
-    """How to link and run the program a module belongs to (from the corpus)."""
-
-    name: str
-    link_args: tuple[str, ...] = ()
-    run_args: tuple[str, ...] = ()
-    expected_output: str | None = None
-    memory_bound: bool = False
-    directory: Path | None = None
-    """Directory the program runs in (its data files live there)."""
-
-
-@dataclass
-class CompiledModule:
-    """One compiled module and what was prepared for it: what a reward measures."""
-
-    benchmark: str
-    object_path: Path
-    toolchain: Toolchain
-    workdir: Path
-    artifacts: Artifact = Artifact.OBJECT
-    executable_path: Path | None = None
-    program: ProgramInfo | None = None
-    bitcode_path: Path | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+__all__ = ["Reward", "TargetCpuReward", "relative_improvement"]
 
 
 class Reward(ABC):

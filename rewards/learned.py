@@ -9,10 +9,11 @@ another one is warned about, or refused with ``strict_cpu``.
 
 from __future__ import annotations
 
+from mlgo_env.artifacts import Artifact, CompiledModule
 from mlgo_env.bbaddrmap import read_blocks
-from mlgo_env.blocks.extract import block_body
 from mlgo_env.blocks.predict import CostModel, shipped_model
-from rewards.base import Artifact, CompiledModule, TargetCpuReward
+from mlgo_env.x86 import strip_terminators
+from rewards.base import TargetCpuReward
 from rewards.wire import MCPU, WireOption
 
 __all__ = ["LearnedReward"]
@@ -62,7 +63,7 @@ class LearnedReward(TargetCpuReward):
     def cost(self, module: CompiledModule) -> float:
         """Predicted cycles of one call of each function of `module`, summed."""
         blocks = read_blocks(module.object_path, module.toolchain)
-        bodies = [block_body(block.code) for block in blocks]
+        bodies = [strip_terminators(block.code) for block in blocks]
         nonempty = [k for k, body in enumerate(bodies) if body]
         cycles = self.model.cycles([bodies[k] for k in nonempty])
         module.extra["learned_blocks"] = len(blocks)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from mlgo_env.artifacts import Artifact, CompiledModule
 from mlgo_env.bbaddrmap import read_blocks
 from mlgo_env.mca import McaBlockModel
-from rewards.base import Artifact, CompiledModule, TargetCpuReward
+from rewards.base import TargetCpuReward
 from rewards.wire import MCPU
 
 __all__ = ["McaReward"]

@@ -56,7 +56,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Literal, NamedTuple
 
-import capstone
 import numpy as np
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
@@ -64,11 +63,14 @@ from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import Section, SymbolTableSection
 from scipy.optimize import nnls
 
+from mlgo_env import x86
+from mlgo_env.artifacts import Artifact, CompiledModule
 from mlgo_env.bbaddrmap import MachineBlock, read_blocks
+from mlgo_env.cache import cache_dir
 from mlgo_env.errors import MlgoEnvError
 from mlgo_env.machine import CacheLevel, host, microarchitecture
 from mlgo_env.mca import McaBlockModel
-from rewards.base import Artifact, CompiledModule, TargetCpuReward
+from rewards.base import TargetCpuReward
 from rewards.wire import MCPU, WireOption
 
 __all__ = [
@@ -381,8 +383,8 @@ def parse_callgrind(stream: IO[str]) -> dict[SourceKey, LineCost]:
 
 
 def default_profile_dir() -> Path:
-    """Where profiles are cached, under mlgo-env's cache root (``$MLGO_CACHE_DIR`` or ``~/.cache/mlgo-env``)."""
-    return Path(os.environ.get("MLGO_CACHE_DIR", Path.home() / ".cache" / "mlgo-env")) / "profiles"
+    """Where profiles are cached, under mlgo-env's cache root (`mlgo_env.cache`)."""
+    return cache_dir("profiles")
 
 
 def profile_program(
@@ -536,18 +538,13 @@ class _BlockDecoder:
 
     def __init__(self, lines: SourceLines) -> None:
         self._lines = lines
-        self._cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-        self._cs.detail = True
 
     def instructions(self, block: MachineBlock) -> list[_Instruction]:
-        return [
-            _Instruction(
-                line=self._lines.line_at(block.section_index, insn.address),
-                accesses_memory=insn.mnemonic not in ("lea", "nop")
-                and any(op.type == capstone.x86.X86_OP_MEM for op in insn.operands),
-            )
-            for insn in self._cs.disasm(block.code, block.offset)
-        ]
+        out, address = [], block.offset
+        for insn in x86.decode(block.code, partial=True) or []:
+            out.append(_Instruction(self._lines.line_at(block.section_index, address), insn.touches_memory))
+            address += insn.size
+        return out
 
 
 class PerfBreakdown(NamedTuple):

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from mlgo_env.artifacts import Artifact, CompiledModule
 from mlgo_env.errors import MlgoEnvError, ValidationFailed
-from rewards.base import Artifact, CompiledModule, Reward
+from rewards.base import Reward
 from rewards.wire import WireOption
 
 __all__ = ["Clock", "ProgramFailed", "RuntimeReward", "RuntimeStats", "measure_runtimes"]

@@ -7,7 +7,8 @@ from pathlib import Path
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
-from rewards.base import CompiledModule, Reward
+from mlgo_env.artifacts import CompiledModule
+from rewards.base import Reward
 from rewards.wire import WireOption
 
 __all__ = ["SizeReward", "text_size", "allocated_size", "object_sizes"]

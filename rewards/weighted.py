@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from rewards.base import Artifact, CompiledModule, Reward
+from mlgo_env.artifacts import Artifact, CompiledModule
+from rewards.base import Reward
 
 __all__ = ["WeightedSum"]
 

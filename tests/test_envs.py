@@ -13,8 +13,9 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import mlgo_env  # noqa: F401 - registers the environments
+from mlgo_env.artifacts import CompiledModule
 from mlgo_env.errors import EpisodeOver, InvalidAction
-from rewards.base import CompiledModule, Reward
+from rewards.base import Reward
 
 ENV_IDS = ["mlgo/Inlining-v0", "mlgo/RegallocEviction-v0", "mlgo/RegallocPriority-v0"]
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import rewards
-from rewards.base import CompiledModule, relative_improvement
+from mlgo_env.artifacts import CompiledModule
+from rewards.base import relative_improvement
 from rewards.size import allocated_size, text_size
 
 

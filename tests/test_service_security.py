@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import rewards
+from mlgo_env.artifacts import CompiledModule
 from mlgo_env.corpus import Corpus
 from mlgo_env.distributed.actors import backing_off
 from mlgo_env.errors import PermissionDenied, ServiceBusy, ServiceUnavailable
@@ -28,7 +29,7 @@ from mlgo_env.service.client import ServiceConnection
 from mlgo_env.service.proto import pb
 from mlgo_env.service.security import check_listening, is_loopback
 from mlgo_env.service.server import CompilerServicer, ServiceConfig, start_server
-from rewards.base import CompiledModule, Reward
+from rewards.base import Reward
 from rewards.size import text_size
 from rewards.wire import MCPU, WireOption
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mlgo_env.blocks.isa import Instruction
+from mlgo_env.x86 import Instruction
 
 __all__ = ["MnemonicGBT"]
 

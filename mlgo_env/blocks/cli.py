@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from tqdm import tqdm
 
+from mlgo_env.cache import cache_dir
+
 __all__ = ["app"]
 
 app = typer.Typer(
@@ -31,7 +33,7 @@ def main() -> None:
     """Basic-block dataset and learned cost model."""
 
 
-DEFAULT_DATA = Path.home() / ".cache" / "mlgo-env" / "blocks" / "measured.csv"
+DEFAULT_DATA = cache_dir("blocks", "measured.csv")
 
 
 Inputs = Annotated[list[Path], typer.Argument(help="Block CSVs (HEX,FREQ[,SOURCE]) or folders of them.")]
@@ -203,8 +205,8 @@ def predict(
 
     A model trained on another CPU than --cpu is warned about, or refused with --strict-cpu.
     """
-    from mlgo_env.blocks.isa import decode
     from mlgo_env.blocks.predict import CostModel, shipped_model
+    from mlgo_env.x86 import decode
 
     model = CostModel(checkpoint) if checkpoint else shipped_model()
     with _refusals():

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import capstone
 import numpy as np
 from rich.table import Table
 
+from mlgo_env import x86
 from mlgo_env.blocks.dataset import MeasuredBlock, measured_on, read_measured, split_by_application
 from mlgo_env.blocks.metrics import Accuracy, accuracy, repeatability
 from mlgo_env.blocks.predict import SHIPPED_CHECKPOINT, CostModel
@@ -65,13 +65,6 @@ def _osaca(arch: str) -> tuple[Any, Any, Any]:
     return parser, model, ArchSemantics(parser, model)
 
 
-@functools.cache
-def _att() -> capstone.Cs:
-    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-    md.syntax = capstone.CS_OPT_SYNTAX_ATT
-    return md
-
-
 def osaca_cycles(code: bytes, arch: str) -> float:
     """OSACA's cycles per iteration of a block on `arch` (``zen4``, `OSACA_ARCHS`).
 
@@ -80,7 +73,7 @@ def osaca_cycles(code: bytes, arch: str) -> float:
     from osaca.semantics import ArchSemantics, KernelDG
 
     parser, model, semantics = _osaca(arch)
-    asm = "\n".join(f"{m} {ops}".strip() for _, _, m, ops in _att().disasm_lite(code, 0)) + "\n"
+    asm = "\n".join(x86.att_lines(code, partial=True) or []) + "\n"
     kernel = parser.parse_file(asm)
     kernel = [line for line in kernel if line.mnemonic]
     semantics.normalize_instruction_forms(kernel)

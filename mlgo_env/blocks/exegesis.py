@@ -14,9 +14,9 @@ import re
 import subprocess
 import tempfile
 
-from mlgo_env.blocks.isa import decode
 from mlgo_env.errors import MlgoEnvError
 from mlgo_env.toolchain import get_toolchain
+from mlgo_env.x86 import decode
 
 __all__ = ["CountersUnavailable", "counters_available", "measure_exegesis", "require_counters", "snippet"]
 

@@ -15,28 +15,11 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from capstone import x86
-
 from mlgo_env.bbaddrmap import ADDRESS_MAP_FLAGS, read_blocks
-from mlgo_env.blocks.isa import decode
 from mlgo_env.toolchain import get_toolchain
+from mlgo_env.x86 import strip_terminators
 
-__all__ = ["block_body", "done_inputs", "expand_inputs", "extract_input"]
-
-_TERMINATORS = frozenset({x86.X86_GRP_JUMP, x86.X86_GRP_RET})
-
-
-def block_body(code: bytes) -> bytes:
-    """`code` without its trailing jumps and returns (b"" if nothing else is left)."""
-    instructions = decode(code)
-    if instructions is None:
-        return code
-    end = len(code)
-    for insn in reversed(instructions):
-        if not insn.groups & _TERMINATORS:
-            break
-        end -= insn.size
-    return code[:end]
+__all__ = ["done_inputs", "expand_inputs", "extract_input"]
 
 
 def expand_inputs(paths: Iterable[Path]) -> list[tuple[str, list[Path]]]:
@@ -79,7 +62,7 @@ def extract_input(name: str, files: list[Path], opt: str = "-O2") -> list[tuple[
     with tempfile.TemporaryDirectory(prefix="mlgo-blocks-") as tmp:
         for obj in _objects(files, Path(tmp), opt):
             for block in read_blocks(obj):
-                body = block_body(block.code)
+                body = strip_terminators(block.code)
                 if body:
                     freq[body.hex()] = freq.get(body.hex(), 0.0) + block.frequency
     return [(h, f, name) for h, f in freq.items()]

@@ -1,15 +1,12 @@
-"""Decodes x86-64 basic blocks with capstone: instructions, register effects and measurability."""
+"""Which decoded blocks the timing harness can measure (decoding itself is `mlgo_env.x86`)."""
 
 from __future__ import annotations
 
-import functools
-import re
-from dataclasses import dataclass
-
-import capstone
 from capstone import x86
 
-__all__ = ["Instruction", "decode", "reject_reason", "canonical_register"]
+from mlgo_env.x86 import Instruction
+
+__all__ = ["reject_reason"]
 
 _UNSUPPORTED = frozenset(
     {
@@ -25,139 +22,6 @@ _UNSUPPORTED = frozenset(
 """Instructions a timing loop cannot run meaningfully: system, serialising, TSX, or random."""
 
 _BRANCH_GROUPS = frozenset({x86.X86_GRP_JUMP, x86.X86_GRP_CALL, x86.X86_GRP_RET, x86.X86_GRP_IRET, x86.X86_GRP_INT})
-_GPR = re.compile(r"^(?:r(?P<n>\d+)[dwb]?|[re]?(?P<x>[abcd])[xlh]|[re]?(?P<i>si|di|bp|sp)l?)$")
-
-
-@dataclass(frozen=True)
-class Instruction:
-    """One decoded instruction and the registers it reads and writes.
-
-    Attributes:
-        mnemonic: capstone's mnemonic, with its ``rep``/``lock`` prefix (``rep movsd``).
-        op_str: operands in Intel syntax.
-        operands: one form per operand: ``r64``, ``v256`` (vector), ``m64``, ``i``, ...
-        reads: canonical registers read (explicit and implicit; ``flags`` for rflags).
-        writes: canonical registers written.
-        loads: the instruction reads memory.
-        stores: the instruction writes memory.
-        mem_regs: canonical registers used in address computation.
-        segment: a segment override (fs/gs) is present.
-        size: encoded length in bytes.
-    """
-
-    mnemonic: str
-    op_str: str
-    operands: tuple[str, ...]
-    reads: frozenset[str]
-    writes: frozenset[str]
-    loads: bool
-    stores: bool
-    mem_regs: frozenset[str]
-    segment: bool
-    groups: frozenset[int]
-    size: int
-
-    @property
-    def text(self) -> str:
-        """Intel-syntax text of the instruction."""
-        return f"{self.mnemonic} {self.op_str}".strip()
-
-
-@functools.cache
-def canonical_register(name: str) -> str:
-    """The architectural register `name` is part of: eax -> rax, ymm3 -> v3, eflags -> flags.
-
-    Dependencies go through whole registers, so every alias of one maps to the same name.
-    """
-    name = name.lower()
-    if name in ("rflags", "eflags", "flags"):
-        return "flags"
-    match = re.fullmatch(r"[xyz]mm(\d+)", name)
-    if match:
-        return f"v{match.group(1)}"
-    match = _GPR.match(name)
-    if match:
-        if match.group("n"):
-            return f"r{match.group('n')}"
-        if match.group("x"):
-            return f"r{match.group('x')}x"
-        return f"r{match.group('i')}"
-    return name
-
-
-@functools.cache
-def _disassembler() -> capstone.Cs:
-    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-    md.detail = True
-    return md
-
-
-def _operand_form(insn: capstone.CsInsn, op: x86.X86Op) -> str:
-    bits = op.size * 8
-    if op.type == x86.X86_OP_REG:
-        name = insn.reg_name(op.reg)
-        if name.startswith(("xmm", "ymm", "zmm")):
-            return f"v{bits}"
-        if name.startswith("k"):
-            return "k"
-        if name.startswith("st"):
-            return "st"
-        return f"r{bits}"
-    if op.type == x86.X86_OP_MEM:
-        return f"m{bits}"
-    return "i"
-
-
-def _instruction(insn: capstone.CsInsn) -> Instruction:
-    reads, writes = insn.regs_access()
-    loads = stores = segment = False
-    mem_regs: set[str] = set()
-    for op in insn.operands:
-        if op.type != x86.X86_OP_MEM:
-            continue
-        loads |= bool(op.access & capstone.CS_AC_READ)
-        stores |= bool(op.access & capstone.CS_AC_WRITE)
-        segment |= op.mem.segment != 0
-        for reg in (op.mem.base, op.mem.index):
-            if reg != 0:
-                mem_regs.add(canonical_register(insn.reg_name(reg)))
-    return Instruction(
-        mnemonic=insn.mnemonic,
-        op_str=insn.op_str,
-        operands=tuple(_operand_form(insn, op) for op in insn.operands),
-        reads=frozenset(canonical_register(insn.reg_name(r)) for r in reads),
-        writes=frozenset(canonical_register(insn.reg_name(r)) for r in writes),
-        loads=loads,
-        stores=stores,
-        mem_regs=frozenset(mem_regs),
-        segment=segment,
-        groups=frozenset(insn.groups),
-        size=insn.size,
-    )
-
-
-def decode(code: bytes) -> list[Instruction] | None:
-    """The instructions of `code`, or None when some bytes do not decode.
-
-    Instruction boundaries come from capstone's fast mode; each instruction's details are
-    decoded once per distinct encoding (real code repeats encodings a lot), which makes decoding
-    several times faster than a detailed pass over every block.
-    """
-    out = []
-    total = 0
-    for address, size, _, _ in _disassembler().disasm_lite(code, 0):
-        out.append(_decode_one(code[address : address + size]))
-        total += size
-    decoded = [i for i in out if i is not None]
-    if total != len(code) or len(decoded) != len(out):
-        return None
-    return decoded
-
-
-@functools.lru_cache(maxsize=1 << 18)
-def _decode_one(encoding: bytes) -> Instruction | None:
-    insn = next(_disassembler().disasm(encoding, 0, 1), None)
-    return _instruction(insn) if insn is not None and insn.size == len(encoding) else None
 
 
 def reject_reason(instructions: list[Instruction] | None) -> str | None:

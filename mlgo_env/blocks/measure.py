@@ -31,10 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from mlgo_env.blocks.isa import Instruction, decode, reject_reason
+from mlgo_env.blocks.isa import reject_reason
+from mlgo_env.cache import cache_dir
 from mlgo_env.errors import ToolNotFound
 from mlgo_env.machine import MICROARCHITECTURES, CpuInfo, CpuMismatch, host, microarchitecture
 from mlgo_env.toolchain import get_toolchain
+from mlgo_env.x86 import Instruction, decode
 
 __all__ = [
     "BACKEND",
@@ -73,12 +75,6 @@ _HARNESS_UNSTABLE = "unstable"
 """The harness's status for a pass whose longer unrolling was not slower than the shorter one."""
 
 
-def cache_dir() -> Path:
-    """Where the compiled harness lives: ``$MLGO_ENV_CACHE`` or ``~/.cache/mlgo-env``."""
-    root = os.environ.get("MLGO_ENV_CACHE") or Path.home() / ".cache" / "mlgo-env"
-    return Path(root) / "blocks"
-
-
 @dataclass(frozen=True)
 class PassResult:
     """One block's result in one pass: `status` "ok" or a rejection reason."""
@@ -111,7 +107,7 @@ class Harness:
     @staticmethod
     def _build(compiler: str | None) -> Path:
         source = _SOURCE.read_bytes()
-        binary = cache_dir() / f"harness-{hashlib.sha256(source).hexdigest()[:16]}"
+        binary = cache_dir("blocks") / f"harness-{hashlib.sha256(source).hexdigest()[:16]}"
         if binary.exists():
             return binary
         if compiler is None:

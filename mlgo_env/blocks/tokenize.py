@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlgo_env.blocks.isa import Instruction, decode
+from mlgo_env.x86 import Instruction, decode
 
 __all__ = ["DEP_CARRIED", "DEP_MEMORY", "DEP_NONE", "DEP_RAW", "EncodedBlock", "Vocabulary", "dependency_matrix"]
 

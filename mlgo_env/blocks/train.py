@@ -24,11 +24,11 @@ import torch
 
 from mlgo_env.blocks.checkpoint import load_checkpoint, save_checkpoint
 from mlgo_env.blocks.dataset import MeasuredBlock, measured_on, read_measured, split_by_application
-from mlgo_env.blocks.isa import Instruction, decode
 from mlgo_env.blocks.metrics import Accuracy, accuracy
 from mlgo_env.blocks.model import BlockCostModel, ModelConfig, collate
 from mlgo_env.blocks.tokenize import EncodedBlock, Vocabulary
 from mlgo_env.machine import UNKNOWN
+from mlgo_env.x86 import Instruction, decode
 
 __all__ = ["TrainConfig", "Trainer", "decode_rows", "predict_encoded"]
 

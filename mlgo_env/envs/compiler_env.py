@@ -17,6 +17,7 @@ import numpy as np
 from gymnasium import spaces
 
 import rewards
+from mlgo_env.artifacts import Artifact, CompiledModule
 from mlgo_env.errors import EpisodeOver, InvalidAction, MlgoEnvError
 from mlgo_env.protocol import TensorSpec
 from mlgo_env.service import convert
@@ -24,7 +25,7 @@ from mlgo_env.service.client import EmbeddedService, ServiceConnection, connect
 from mlgo_env.service.proto import pb
 from mlgo_env.tasks import Task
 from mlgo_env.toolchain import get_toolchain
-from rewards.base import Artifact, CompiledModule, Reward
+from rewards.base import Reward
 
 __all__ = ["CompilerEnv"]
 

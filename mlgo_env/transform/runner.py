@@ -33,10 +33,11 @@ from typing import ClassVar
 import numpy as np
 
 import rewards
+from mlgo_env.artifacts import Artifact, CompiledModule, ProgramInfo
 from mlgo_env.errors import CompilerError, CompilerTimeout, ValidationFailed
 from mlgo_env.toolchain import Toolchain
 from mlgo_env.transform.tools import MlirTools
-from rewards.base import Artifact, CompiledModule, ProgramInfo, Reward
+from rewards.base import Reward
 
 __all__ = [
     "DEFAULT_PIPELINE",

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from mlgo_env.blocks.checkpoint import save_checkpoint
-from mlgo_env.blocks.isa import decode
 from mlgo_env.blocks.model import BlockCostModel, ModelConfig
 from mlgo_env.blocks.tokenize import Vocabulary
+from mlgo_env.x86 import decode
 
 # Register-only blocks: add/imul/xor/mov chains of a few lengths, all decodable and timable.
 BLOCKS = [

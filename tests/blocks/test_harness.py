@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from mlgo_env.blocks.isa import decode
 from mlgo_env.blocks.measure import Harness, IssueBound, Judge, Measurement, Rejection, measure_blocks
 from mlgo_env.machine import MICROARCHITECTURES, host, microarchitecture
+from mlgo_env.x86 import decode
 
 CPU = host()
 ARCH = microarchitecture(CPU.mcpu)

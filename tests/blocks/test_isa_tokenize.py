@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlgo_env.blocks.isa import canonical_register, decode, reject_reason
+from mlgo_env.blocks.isa import reject_reason
 from mlgo_env.blocks.tokenize import DEP_CARRIED, DEP_MEMORY, DEP_NONE, DEP_RAW, Vocabulary, dependency_matrix
+from mlgo_env.x86 import canonical_register, decode
 
 
 def test_canonical_registers():

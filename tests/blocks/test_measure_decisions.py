@@ -10,7 +10,6 @@ import math
 import pytest
 
 import mlgo_env.blocks.measure as measure
-from mlgo_env.blocks.isa import decode
 from mlgo_env.blocks.measure import (
     IssueBound,
     Judge,
@@ -22,6 +21,7 @@ from mlgo_env.blocks.measure import (
     missing_extension,
 )
 from mlgo_env.machine import MICROARCHITECTURES, CpuInfo, CpuMismatch
+from mlgo_env.x86 import decode
 
 MOV_EDI = "bf01000000"  # mov edi, 1
 MOV_EDI_INSNS = decode(bytes.fromhex(MOV_EDI)) or []

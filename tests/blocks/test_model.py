@@ -6,10 +6,10 @@ import torch
 
 from mlgo_env.blocks.checkpoint import load_checkpoint, save_checkpoint
 from mlgo_env.blocks.dataset import MeasuredBlock, split_by_application
-from mlgo_env.blocks.isa import decode
 from mlgo_env.blocks.model import BlockCostModel, ModelConfig, collate
 from mlgo_env.blocks.predict import SHIPPED_CHECKPOINT, CostModel
 from mlgo_env.blocks.tokenize import Vocabulary
+from mlgo_env.x86 import decode
 
 BLOCKS = ["4801d8", "480fafc3", "4801d84801d94801da4801de", "c5fc58c1", "488b00"]
 

@@ -8,14 +8,14 @@ import pytest
 from typer.testing import CliRunner
 
 import rewards
+from mlgo_env.artifacts import Artifact, CompiledModule
 from mlgo_env.bbaddrmap import ADDRESS_MAP_FLAGS
 from mlgo_env.blocks.cli import app
 from mlgo_env.blocks.exegesis import CountersUnavailable, counters_available, require_counters
-from mlgo_env.blocks.extract import block_body
 from mlgo_env.blocks.predict import SHIPPED_CHECKPOINT, CostModel
 from mlgo_env.machine import CpuMismatch, host_mcpu
 from mlgo_env.toolchain import get_toolchain
-from rewards.base import Artifact, CompiledModule
+from mlgo_env.x86 import strip_terminators
 
 SOURCE = """
 long dot(const long *a, const long *b, int n) {
@@ -31,8 +31,8 @@ def test_learned_is_registered_iff_the_model_ships():
 
 
 def test_block_body_drops_trailing_branches():
-    assert block_body(bytes.fromhex("4801d875f9")) == bytes.fromhex("4801d8")  # add; jne
-    assert block_body(bytes.fromhex("c3")) == b""  # ret
+    assert strip_terminators(bytes.fromhex("4801d875f9")) == bytes.fromhex("4801d8")  # add; jne
+    assert strip_terminators(bytes.fromhex("c3")) == b""  # ret
 
 
 @pytest.fixture

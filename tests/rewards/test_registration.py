@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import rewards
-from rewards.base import Artifact
+from mlgo_env.artifacts import Artifact
 
 
 def test_registered_with_what_they_need() -> None:

@@ -8,9 +8,9 @@ import pytest
 
 import rewards
 from mlgo_env import machine
+from mlgo_env.artifacts import Artifact, CompiledModule
 from mlgo_env.bbaddrmap import read_blocks
 from mlgo_env.mca import McaBlockModel, McaCache
-from rewards.base import Artifact, CompiledModule
 
 KERNEL = """
 double poly(const double *x, int n) {

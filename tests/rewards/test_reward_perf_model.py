@@ -11,9 +11,9 @@ import pytest
 
 import rewards
 from mlgo_env import machine
+from mlgo_env.artifacts import CompiledModule, ProgramInfo
 from mlgo_env.bbaddrmap import read_blocks
 from mlgo_env.machine import CacheLevel
-from rewards.base import CompiledModule, ProgramInfo
 from rewards.perf_model import (
     FALLBACK_LATENCY,
     CacheConfig,

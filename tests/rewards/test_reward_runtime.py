@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import rewards
+from mlgo_env.artifacts import Artifact, CompiledModule, ProgramInfo
 from mlgo_env.errors import ValidationFailed
-from rewards.base import Artifact, CompiledModule, ProgramInfo
 from rewards.runtime import ProgramFailed, measure_runtimes
 
 # Appends its name to log.txt in the working directory, then prints a fixed line.
