@@ -7,13 +7,18 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+
 from gymnasium.envs.registration import register
 
-__version__ = "0.1.0"
+from mlgo_env.tasks import InliningTask, RegallocEvictionTask, RegallocPriorityTask
+
+__version__ = importlib.metadata.version("mlgo-env")
 
 __all__ = ["__version__"]
 
-register(id="mlgo/Inlining-v0", entry_point="mlgo_env.envs.inlining:InliningEnv")
-register(id="mlgo/RegallocEviction-v0", entry_point="mlgo_env.envs.regalloc:RegallocEvictionEnv")
-register(id="mlgo/RegallocPriority-v0", entry_point="mlgo_env.envs.regalloc:RegallocPriorityEnv")
+# Every environment is registered here, once; the MLGO tasks name their own ids.
+register(id=InliningTask.env_id, entry_point="mlgo_env.envs.inlining:InliningEnv")
+register(id=RegallocEvictionTask.env_id, entry_point="mlgo_env.envs.regalloc:RegallocEvictionEnv")
+register(id=RegallocPriorityTask.env_id, entry_point="mlgo_env.envs.regalloc:RegallocPriorityEnv")
 register(id="mlgo/TransformSchedule-v0", entry_point="mlgo_env.transform.env:TransformScheduleEnv")

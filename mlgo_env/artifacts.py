@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mlgo_env.toolchain import Toolchain
 
-__all__ = ["Artifact", "CompiledModule", "ProgramInfo"]
+__all__ = ["ADDRESS_MAP_FLAGS", "Artifact", "CompiledModule", "ProgramInfo", "artifact_flags"]
+
+ADDRESS_MAP_FLAGS = (
+    "-fbasic-block-address-map",
+    "-mllvm",
+    "-pgo-analysis-map=func-entry-count,bb-freq,br-prob",
+)
+"""clang flags that make an object carry `Artifact.BB_ADDR_MAP` (read by `mlgo_env.bbaddrmap`)."""
 
 
 class Artifact(enum.Flag):
@@ -56,3 +63,8 @@ class CompiledModule:
     program: ProgramInfo | None = None
     bitcode_path: Path | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+
+def artifact_flags(artifacts: Artifact) -> list[str]:
+    """Clang options that make the object carry what `artifacts` asks for."""
+    return list(ADDRESS_MAP_FLAGS) if Artifact.BB_ADDR_MAP in artifacts else []

@@ -25,11 +25,11 @@ from typing import Any
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import Section
 
+from mlgo_env.artifacts import ADDRESS_MAP_FLAGS
 from mlgo_env.errors import MlgoEnvError
 from mlgo_env.toolchain import Toolchain, get_toolchain
 
 __all__ = [
-    "ADDRESS_MAP_FLAGS",
     "BBAddrMapError",
     "MachineBlock",
     "MissingAddressMap",
@@ -37,12 +37,6 @@ __all__ = [
     "read_blocks",
 ]
 
-ADDRESS_MAP_FLAGS = (
-    "-fbasic-block-address-map",
-    "-mllvm",
-    "-pgo-analysis-map=func-entry-count,bb-freq,br-prob",
-)
-"""clang flags that make an object carry what `read_blocks` needs."""
 
 # SHT_LLVM_BB_ADDR_MAP (LLVM >= 16) and its predecessor SHT_LLVM_BB_ADDR_MAP_V0; pyelftools 0.33
 # knows neither, so it reports the number.
@@ -93,7 +87,7 @@ def read_blocks(object_path: Path, toolchain: Toolchain | None = None) -> list[M
     Works on relocatable objects (with or without ``-ffunction-sections``) and on linked files.
 
     Args:
-        object_path: ELF file compiled with `ADDRESS_MAP_FLAGS`.
+        object_path: ELF file compiled with `mlgo_env.artifacts.ADDRESS_MAP_FLAGS`.
         toolchain: LLVM tools to use; the default toolchain when None.
 
     Raises:

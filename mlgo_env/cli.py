@@ -45,6 +45,8 @@ def serve(
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert")] = None,
     idle_timeout: Annotated[float, typer.Option(help="close sessions idle this many seconds")] = 600.0,
     max_sessions: Annotated[int, typer.Option(help="most sessions and rollouts at once")] = 64,
+    parent_pid: Annotated[int | None, typer.Option(hidden=True, help="stop when this process exits")] = None,
+    ready_file: Annotated[Path | None, typer.Option(hidden=True, help="write the port here once listening")] = None,
 ) -> None:
     """Run a compiler service until interrupted; prints how to connect (with the token it made)."""
     from mlgo_env.errors import PermissionDenied
@@ -62,7 +64,7 @@ def serve(
         max_sessions=max_sessions,
     )
     try:
-        run(address, config, allow_remote=allow_remote)
+        run(address, config, allow_remote=allow_remote, parent_pid=parent_pid, ready_file=ready_file)
     except PermissionDenied as exc:
         console.print(f"[red]{exc}")
         raise typer.Exit(2) from None
@@ -130,6 +132,40 @@ def corpus_build(
     else:
         corpus = build_from_programs(source, output, toolchain, name=name, progress=True, jobs=jobs)
     console.print(f"wrote {len(corpus)} modules to {output}")
+
+
+@corpus_app.command("fetch")
+def corpus_fetch(
+    packages: Annotated[list[str], typer.Argument(help="Debian source packages (lua5.4, zstd, xz-utils, ...)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="corpus directory (sources go to DIR/sources)")],
+    name: Annotated[str, typer.Option(help="corpus name (benchmark://NAME/...)")] = "debian-v0",
+    llvm_version: Annotated[int | None, typer.Option(help="LLVM version whose clang builds everything")] = None,
+    parallel: Annotated[int, typer.Option(help="packages built at once")] = 2,
+    jobs: Annotated[int | None, typer.Option("-j", "--jobs", help="make jobs per package (default: cores)")] = None,
+    timeout: Annotated[float, typer.Option(help="seconds one package's build may take")] = 3600.0,
+) -> None:
+    """Fetch Debian source packages, build each under bear with the corpus's clang, and make one corpus.
+
+    Adds the deb-src entry apt needs (and says so), installs build dependencies with apt-get
+    build-dep, and writes DIR/fetch_report.json (built / failed with the cause, modules, seconds).
+    Packages already fetched or built are not redone.
+    """
+    from mlgo_env.debian import fetch_corpus
+    from mlgo_env.errors import CorpusError
+    from mlgo_env.toolchain import get_toolchain
+
+    try:
+        report = fetch_corpus(
+            packages, output, get_toolchain(llvm_version), name=name, parallel=parallel, jobs=jobs,
+            timeout=timeout, progress=True,
+        )  # fmt: skip
+    except CorpusError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(1) from None
+    if report.added_source:
+        console.print(f"added a deb-src entry to apt's sources:\n{report.added_source}")
+    console.print(report.table())
+    console.print(f"wrote {report.modules} modules to {output} (report: {output / 'fetch_report.json'})")
 
 
 @corpus_app.command("list")

@@ -155,6 +155,7 @@ register("size", SizeReward)
 register("mca", _Imported("rewards.mca", "McaReward"))
 register("perf_model", _Imported("rewards.perf_model", "PerfModelReward"))
 register("runtime", _Imported("rewards.runtime", "RuntimeReward"))
+register("kernel-time", _Imported("rewards.kernel_time", "KernelTimeReward"))
 
 
 def _learned_model_shipped() -> bool:

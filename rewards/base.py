@@ -14,7 +14,11 @@ from typing import Any, ClassVar
 from mlgo_env.artifacts import Artifact, CompiledModule
 from rewards.wire import WireOption
 
-__all__ = ["Reward", "TargetCpuReward", "relative_improvement"]
+__all__ = ["REWARD_ON_ERROR", "Reward", "TargetCpuReward", "relative_improvement"]
+
+REWARD_ON_ERROR = -1.0
+"""The reward of an episode that ends in an error (a crash, a timeout, a dead worker): as bad as
+doubling the cost, so a policy learns to avoid errors without their reward dwarfing the others."""
 
 
 class Reward(ABC):
@@ -36,7 +40,7 @@ class Reward(ABC):
     platform_dependent: ClassVar[bool] = False
     unit: ClassVar[str] = ""
     wire_options: ClassVar[Mapping[str, WireOption]] = {}
-    reward_on_error: float = -1.0
+    reward_on_error: float = REWARD_ON_ERROR
 
     @abstractmethod
     def cost(self, module: CompiledModule) -> float:

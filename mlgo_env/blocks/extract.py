@@ -1,6 +1,6 @@
 """Extracts basic blocks from compiled code through LLVM's basic-block address map.
 
-C sources are compiled with `mlgo_env.bbaddrmap.ADDRESS_MAP_FLAGS`; every machine block of every
+C sources are compiled with `mlgo_env.artifacts.ADDRESS_MAP_FLAGS`; every machine block of every
 function is read with `mlgo_env.bbaddrmap.read_blocks`, its trailing jumps/returns dropped (BHive
 blocks exclude the final branch: the block is timed as a loop body), and blocks are deduplicated
 by bytes within each input with their frequencies summed. Output rows are BHive's source layout,
@@ -15,7 +15,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from mlgo_env.bbaddrmap import ADDRESS_MAP_FLAGS, read_blocks
+from mlgo_env.artifacts import ADDRESS_MAP_FLAGS
+from mlgo_env.bbaddrmap import read_blocks
 from mlgo_env.toolchain import get_toolchain
 from mlgo_env.x86 import strip_terminators
 

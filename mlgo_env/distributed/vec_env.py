@@ -32,6 +32,7 @@ from mlgo_env.corpus import Corpus, default_corpus
 from mlgo_env.distributed import connect, require_ray
 from mlgo_env.distributed.actors import EnvFactory, EnvWorker, remote_class
 from mlgo_env.distributed.host import CorpusRef
+from rewards.base import REWARD_ON_ERROR
 
 __all__ = ["RayVecEnv"]
 
@@ -57,7 +58,7 @@ class RayVecEnv(VecEnv):
         share_corpus: bool = False,
         root: str | Path | None = None,
         step_timeout: float = 900.0,
-        reward_on_error: float = -1.0,
+        reward_on_error: float = REWARD_ON_ERROR,
     ) -> None:
         if not env_fns:
             raise ValueError("RayVecEnv needs at least one environment factory")

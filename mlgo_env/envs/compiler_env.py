@@ -25,7 +25,7 @@ from mlgo_env.service.client import EmbeddedService, ServiceConnection, connect
 from mlgo_env.service.proto import pb
 from mlgo_env.tasks import Task
 from mlgo_env.toolchain import get_toolchain
-from rewards.base import Reward
+from rewards.base import REWARD_ON_ERROR, Reward
 
 __all__ = ["CompilerEnv"]
 
@@ -90,7 +90,7 @@ class CompilerEnv(gym.Env[Observation, Any]):
         include_default: bool = False,
         decision_timeout: float = 60.0,
         compile_timeout: float = 600.0,
-        reward_on_error: float = -1.0,
+        reward_on_error: float = REWARD_ON_ERROR,
         on_invalid_action: str = "raise",
     ) -> None:
         if on_invalid_action not in ("raise", "terminate"):

@@ -11,8 +11,9 @@ import typer
 from mlgo_env.errors import ToolNotFound
 from mlgo_env.transform.checker import check_library
 from mlgo_env.transform.library import Choice, ScheduleLibrary, bundled_payloads, payload_path
-from mlgo_env.transform.runner import KernelTimeReward, PayloadRunner
+from mlgo_env.transform.runner import PayloadRunner
 from mlgo_env.transform.tools import MLIR_ROOT_VARIABLE, MlirTools
+from rewards.kernel_time import KernelTimeReward
 
 __all__ = ["app"]
 

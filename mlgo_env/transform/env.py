@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+import rewards
 from mlgo_env.errors import EpisodeOver, InvalidAction, MlgoEnvError
 from mlgo_env.transform.library import (
     Choice,
@@ -23,7 +24,8 @@ from mlgo_env.transform.library import (
     matching_brace,
     payload_path,
 )
-from mlgo_env.transform.runner import PayloadRunner, Timing, resolve_reward
+from mlgo_env.transform.output import KernelTiming
+from mlgo_env.transform.runner import PayloadRunner
 from mlgo_env.transform.tools import MlirTools
 from rewards.base import Reward
 
@@ -97,7 +99,7 @@ class _PayloadState:
     runner: PayloadRunner
     features: PayloadFeatures
     baseline_cost: float | None = None
-    baseline_timing: Timing | None = None
+    baseline_timing: KernelTiming | None = None
     builds: list[Path] = field(default_factory=list)
 
 
@@ -182,7 +184,7 @@ class TransformScheduleEnv(gym.Env[np.ndarray, np.ndarray]):
         self.render_mode = render_mode
         self.max_steps = max_steps
         self.invalid_penalty = invalid_penalty
-        self.reward_fn = resolve_reward(reward)
+        self.reward_fn = rewards.resolve(reward)
         self.library = ScheduleLibrary.load([Path(p) for p in library] if library else None)
         self._steps: list[NamedSchedule] = self.library.steps()
         self._owns_workdir = workdir is None
@@ -286,7 +288,7 @@ class TransformScheduleEnv(gym.Env[np.ndarray, np.ndarray]):
         state.runner.check(module)
         state.baseline_cost = self.reward_fn.cost(module)
         timing = module.extra.get("timing")
-        state.baseline_timing = timing if isinstance(timing, Timing) else None
+        state.baseline_timing = timing if isinstance(timing, KernelTiming) else None
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Adds the picked step to the schedule, or evaluates the schedule on "finish".
@@ -350,7 +352,7 @@ class TransformScheduleEnv(gym.Env[np.ndarray, np.ndarray]):
         info["cost"] = cost
         info["speedup"] = state.baseline_cost / cost if cost > 0 else float("inf")
         timing = module.extra.get("timing")
-        if isinstance(timing, Timing):
+        if isinstance(timing, KernelTiming):
             info["noise"] = timing.noise
         reward = self.reward_fn.reward(cost, state.baseline_cost)
         return self._observation(), float(reward), terminated, truncated, info

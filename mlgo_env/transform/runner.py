@@ -15,40 +15,27 @@ mlir-translate, mlir-runner and the clang of the same LLVM version N):
    `DEFAULT_PIPELINE` and run by ``mlir-runner-N`` (``mlir-cpu-runner`` before LLVM 20), a
    different execution engine from the one being checked.
 
-`KernelTimeReward` ("kernel-time") is the runtime reward used until the shared ``rewards.runtime``
-exists: the minimum per-call time over every timed call of `repeats` runs, with the spread kept
-as the noise estimate.
+The ``kernel-time`` reward (`rewards.kernel_time`) times the kernel calls inside the executable.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
-import statistics
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 
-import rewards
 from mlgo_env.artifacts import Artifact, CompiledModule, ProgramInfo
-from mlgo_env.errors import CompilerError, CompilerTimeout, ValidationFailed
+from mlgo_env.errors import CompilerError, ValidationFailed
 from mlgo_env.toolchain import Toolchain
+from mlgo_env.transform.output import KernelTiming, RunOutput, parse_output, run_tool
 from mlgo_env.transform.tools import MlirTools
-from rewards.base import Reward
 
 __all__ = [
     "DEFAULT_PIPELINE",
     "ScheduleFailed",
     "OutputMismatch",
-    "RunOutput",
-    "Timing",
     "PayloadRunner",
-    "KernelTimeReward",
-    "parse_output",
-    "resolve_reward",
 ]
 
 DEFAULT_PIPELINE: tuple[str, ...] = (
@@ -73,7 +60,6 @@ DEFAULT_PIPELINE: tuple[str, ...] = (
 """MLIR's default lowering of a linalg-on-tensors payload, as passes (the baseline)."""
 
 CLANG_FLAGS: tuple[str, ...] = ("-O3", "-march=native", "-Wno-override-module")
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|nan)")
 
 
 class ScheduleFailed(CompilerError):
@@ -84,75 +70,10 @@ class OutputMismatch(ValidationFailed):
     """The scheduled program's result differs from the reference."""
 
 
-@dataclass(frozen=True)
-class RunOutput:
-    """What a payload's ``@main`` printed.
-
-    Attributes:
-        result: the printed result memref, flattened.
-        times: seconds of each timed kernel call.
-    """
-
-    result: np.ndarray
-    times: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Min-of-k timing of a kernel and its noise.
-
-    Attributes:
-        best: the minimum over all timed calls, in seconds (the cost).
-        median: the median over all timed calls.
-        noise: (median - best) / best, how far a typical call is from the best one.
-        calls: how many timed calls were measured.
-    """
-
-    best: float
-    median: float
-    noise: float
-    calls: int
-
-    @classmethod
-    def of(cls, times: list[float]) -> Timing:
-        """The timing of a list of per-call seconds."""
-        if not times:
-            raise ValueError("no timed calls; does the payload print `mlgo-time` lines?")
-        best, median = min(times), statistics.median(times)
-        return cls(best, median, (median - best) / best if best > 0 else 0.0, len(times))
-
-
-def parse_output(stdout: str) -> RunOutput:
-    """Parses a payload run: the ``printMemrefF32`` result block and the ``mlgo-time`` lines.
-
-    Raises:
-        CompilerError: no result block was printed.
-    """
-    start = stdout.find("data =")
-    if start == -1:
-        raise CompilerError("the program printed no result memref (`printMemrefF32`)", stdout[-2000:])
-    limit = stdout.find("mlgo-", start)
-    end = stdout.rfind("]", start, limit if limit != -1 else len(stdout))
-    block = stdout[start + len("data =") : end]
-    result = np.array([float(v) for v in _NUMBER.findall(block)], dtype=np.float64)
-    times = tuple(float(line.split()[1]) for line in stdout.splitlines() if line.startswith("mlgo-time "))
-    return RunOutput(result, times)
-
-
 def _pass_flag(name: str) -> str:
     """``"pass{options}"`` as the mlir-opt flag ``-pass=options``."""
     pass_name, _, options = name.partition("{")
     return f"-{pass_name}={options.removesuffix('}')}" if options else f"-{pass_name}"
-
-
-def _run(command: list[str], timeout: float, what: str, error: type[CompilerError]) -> str:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        raise CompilerTimeout(f"{what} did not finish within {timeout:g} s") from exc
-    if done.returncode != 0:
-        raise error(f"{what} failed (exit {done.returncode})", done.stderr or done.stdout)
-    return done.stdout
 
 
 class PayloadRunner:
@@ -210,7 +131,7 @@ class PayloadRunner:
                 "-transform-interpreter",
             ]
         command = [str(self.tools.mlir_opt), str(self.payload), *passes, "-o", str(lowered)]
-        _run(command, self.compile_timeout, self.tools.mlir_opt.name, ScheduleFailed)
+        run_tool(command, self.compile_timeout, self.tools.mlir_opt.name, ScheduleFailed)
         return lowered
 
     def check_schedule(self, schedule_mlir: str) -> None:
@@ -224,7 +145,7 @@ class PayloadRunner:
         try:
             lowered = self.lower(schedule_mlir, folder)
             translate = [str(self.tools.mlir_translate), "--mlir-to-llvmir", str(lowered), "-o", "/dev/null"]
-            _run(translate, self.compile_timeout, self.tools.mlir_translate.name, ScheduleFailed)
+            run_tool(translate, self.compile_timeout, self.tools.mlir_translate.name, ScheduleFailed)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -245,12 +166,12 @@ class PayloadRunner:
         llvm_ir, obj, exe = folder / "payload.ll", folder / "payload.o", folder / "payload"
         timeout = self.compile_timeout
         translate = [str(self.tools.mlir_translate), "--mlir-to-llvmir", str(lowered), "-o", str(llvm_ir)]
-        _run(translate, timeout, self.tools.mlir_translate.name, CompilerError)
+        run_tool(translate, timeout, self.tools.mlir_translate.name, CompilerError)
         clang, clang_name = str(self.tools.clang), f"clang-{self.tools.version}"
-        _run([clang, *CLANG_FLAGS, "-c", str(llvm_ir), "-o", str(obj)], timeout, clang_name, CompilerError)
+        run_tool([clang, *CLANG_FLAGS, "-c", str(llvm_ir), "-o", str(obj)], timeout, clang_name, CompilerError)
         lib_dir = self.tools.runtime_libs[0].parent
         link = [clang, str(obj), *map(str, self.tools.runtime_libs), "-o", str(exe), f"-Wl,-rpath,{lib_dir}"]
-        _run(link, timeout, f"linking with {clang_name}", CompilerError)
+        run_tool(link, timeout, f"linking with {clang_name}", CompilerError)
         return CompiledModule(
             benchmark=self.payload.stem,
             object_path=obj,
@@ -271,7 +192,7 @@ class PayloadRunner:
         """
         if module.executable_path is None:
             raise ValueError("the module has no executable; build it with PayloadRunner.build")
-        stdout = _run([str(module.executable_path)], self.run_timeout, "the program", CompilerError)
+        stdout = run_tool([str(module.executable_path)], self.run_timeout, "the program", CompilerError)
         return parse_output(stdout)
 
     def reference(self) -> RunOutput:
@@ -286,7 +207,7 @@ class PayloadRunner:
                 f"-shared-libs={','.join(str(lib) for lib in self.tools.runtime_libs)}",
                 str(lowered),
             ]
-            stdout = _run(command, self.run_timeout, self.tools.mlir_runner.name, CompilerError)
+            stdout = run_tool(command, self.run_timeout, self.tools.mlir_runner.name, CompilerError)
             self._reference = parse_output(stdout)
         return self._reference
 
@@ -310,51 +231,6 @@ class PayloadRunner:
             )
         return output
 
-    def time(self, module: CompiledModule, repeats: int = 3) -> Timing:
+    def time(self, module: CompiledModule, repeats: int = 3) -> KernelTiming:
         """Min-of-k timing over every timed call of `repeats` runs."""
-        return Timing.of([t for _ in range(repeats) for t in self.run(module).times])
-
-
-class KernelTimeReward(Reward):
-    """Seconds per kernel call measured inside the program: the minimum over `repeats` runs.
-
-    Each run makes the payload's timed calls (10 in the bundled payloads); the noise estimate
-    goes to ``module.extra["timing"]`` as a `Timing`.
-
-    Args:
-        repeats: how many times the executable runs.
-        timeout: seconds allowed to one run.
-    """
-
-    name = "kernel-time"
-    requires: ClassVar[Artifact] = Artifact.OBJECT | Artifact.EXECUTABLE
-    deterministic = False
-    platform_dependent = True
-    unit = "s"
-
-    def __init__(self, repeats: int = 3, timeout: float = 60.0) -> None:
-        if repeats < 1:
-            raise ValueError(f"repeats must be at least 1, got {repeats}")
-        self.repeats = repeats
-        self.timeout = timeout
-
-    def cost(self, module: CompiledModule) -> float:
-        """The best per-call time in seconds; records the `Timing` in ``module.extra``."""
-        if module.executable_path is None:
-            raise ValueError("kernel-time needs an executable (Artifact.EXECUTABLE)")
-        command = [str(module.executable_path)]
-        times = [
-            t
-            for _ in range(self.repeats)
-            for t in parse_output(_run(command, self.timeout, "the program", CompilerError)).times
-        ]
-        timing = Timing.of(times)
-        module.extra["timing"] = timing
-        return timing.best
-
-
-def resolve_reward(spec: str | Reward | dict[str, float]) -> Reward:
-    """``"kernel-time"`` gives `KernelTimeReward`; anything else goes to `rewards.resolve`."""
-    if spec == KernelTimeReward.name:
-        return KernelTimeReward()
-    return rewards.resolve(spec)
+        return KernelTiming.of([t for _ in range(repeats) for t in self.run(module).times])

@@ -8,8 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 import rewards
-from mlgo_env.artifacts import Artifact, CompiledModule
-from mlgo_env.bbaddrmap import ADDRESS_MAP_FLAGS
+from mlgo_env.artifacts import ADDRESS_MAP_FLAGS, Artifact, CompiledModule
 from mlgo_env.blocks.cli import app
 from mlgo_env.blocks.exegesis import CountersUnavailable, counters_available, require_counters
 from mlgo_env.blocks.predict import SHIPPED_CHECKPOINT, CostModel

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from mlgo_env.bbaddrmap import ADDRESS_MAP_FLAGS
+from mlgo_env.artifacts import ADDRESS_MAP_FLAGS
 from mlgo_env.toolchain import Toolchain
 
 CompileC = Callable[..., Path]

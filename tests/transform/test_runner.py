@@ -3,7 +3,9 @@ from __future__ import annotations
 import pytest
 
 from mlgo_env.transform.library import Choice, ScheduleLibrary, bundled_payloads
-from mlgo_env.transform.runner import KernelTimeReward, OutputMismatch, ScheduleFailed, parse_output
+from mlgo_env.transform.output import parse_output
+from mlgo_env.transform.runner import OutputMismatch, ScheduleFailed
+from rewards.kernel_time import KernelTimeReward
 
 
 def test_parse_output_reads_result_and_times() -> None:
