@@ -31,16 +31,22 @@ from typing import Any
 import numpy as np
 
 import rewards
-from agents import behavioral_cloning, es
-from agents.common import RolloutPool, geomean_reduction, list_benchmarks, load_policy, parse_args, short_name
-from agents.evaluate import compile_variants, time_variants
-from mlgo_env.corpus import default_corpus
+from agents.lib.benchmarks import list_benchmarks, load_corpus, resolve_split, short_name
+from agents.lib.cloning import CloningArgs, train_clone
+from agents.lib.es import EsArgs, train_es
+from agents.lib.flags import CorpusArgs, parse_args
+from agents.lib.policy_io import load_policy
+from agents.lib.rollouts import RolloutPool
+from agents.lib.scores import geomean_reduction
+from agents.lib.timing import changes, time_variants
+from agents.lib.variants import compile_variants
 from mlgo_env.errors import MlgoEnvError
 from mlgo_env.service.client import EmbeddedService
+from mlgo_env.timing import Timing, compare_groups
 
 
 @dataclass
-class Args:
+class Args(CorpusArgs):
     """Train the inlining agent under several rewards x seeds; evaluate each on size and measured runtime."""
 
     rewards: tuple[str, ...] = ("size", "mca", "perf_model", "learned")
@@ -52,7 +58,7 @@ class Args:
     train_programs: int = 5
     """training programs (a seeded sample of the train split; perf rewards cost seconds per compile)"""
     test_programs: int = 0
-    """test programs to evaluate on (0: the whole test split)"""
+    """test programs to evaluate on (0: the whole test split; a corpus without splits: the modules not trained on)"""
     generations: int = 4
     """ES generations per run"""
     population: int = 4
@@ -89,7 +95,7 @@ def pick(names: list[str], count: int, seed: int = 0) -> list[str]:
 def warm_start(args: Args, train: list[str], out_dir: Path) -> Path:
     """Behavioural cloning of llvm-default (a linear PolicyNet) on the training programs, once for all runs."""
     output = out_dir / "bc_llvm_default.pt"
-    bc_args = behavioral_cloning.Args(
+    bc_args = CloningArgs(
         teacher="llvm-default",
         opt_level=args.opt_level,
         benchmarks=tuple(train),
@@ -98,15 +104,16 @@ def warm_start(args: Args, train: list[str], out_dir: Path) -> Path:
         workers=args.workers,
         runs_dir=str(out_dir / "tb"),
         output=str(output),
+        corpus=args.corpus,
     )
-    behavioral_cloning.main(bc_args)
+    train_clone(bc_args)
     return output
 
 
 def train_one(args: Args, reward: str, seed: int, train: list[str], init: Path, service: str, out_dir: Path) -> dict:
     """One ES run under `reward`; returns its record (policy path, train fitness, seconds)."""
     started = time.time()
-    es_args = es.Args(
+    es_args = EsArgs(
         exp_name=f"ablate_{reward}",
         seed=seed,
         reward=reward,
@@ -123,7 +130,7 @@ def train_one(args: Args, reward: str, seed: int, train: list[str], init: Path, 
         service=service,
         runs_dir=str(out_dir / "tb"),
     )
-    run_dir = es.main(es_args)
+    run_dir = train_es(es_args)
     metadata = json.loads((run_dir / "best.json").read_text())
     return {
         "reward": reward,
@@ -132,6 +139,17 @@ def train_one(args: Args, reward: str, seed: int, train: list[str], init: Path, 
         "train_fitness": metadata["train_geomean_reduction"],
         "train_seconds": time.time() - started,
     }
+
+
+def split_programs(args: Args) -> tuple[list[str], list[str]]:
+    """Seeded samples of the train and test splits; a corpus without splits: disjoint samples of all modules."""
+    if resolve_split("train", args.corpus) is not None:
+        return pick(list_benchmarks("train", args.corpus), args.train_programs), pick(
+            list_benchmarks("test", args.corpus), args.test_programs
+        )
+    modules = list_benchmarks(None, args.corpus)
+    train = pick(modules, args.train_programs)
+    return train, pick([m for m in modules if m not in train], args.test_programs)
 
 
 def size_changes(runs: list[dict], test: list[str], opt_level: str, service: str, workers: int) -> None:
@@ -143,25 +161,48 @@ def size_changes(runs: list[dict], test: list[str], opt_level: str, service: str
             run["size"] = {short_name(r["benchmark"]): r.get("reward") for r in results}
 
 
-def runtime_changes(runs: list[dict], test: list[str], opt_level: str, repeats: int, workers: int) -> dict[str, float]:
-    """Add each run's per-program measured runtime change to its record; returns the default's noise per program."""
-    corpus = default_corpus()
+def runtime_changes(
+    runs: list[dict], test: list[str], opt_level: str, repeats: int, workers: int, corpus_dir: str = ""
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Add each run's per-program measured runtime change to its record.
+
+    Returns the default's noise per program, and each reward's runtime change over the test
+    programs and seeds with its interval, and which rewards differ (`mlgo_env.timing.compare_groups`).
+    """
+    corpus = load_corpus(corpus_dir)
     policies = {f"{run['reward']}/{run['seed']}": load_policy(Path(run["policy"]))[0] for run in runs}
     noise: dict[str, float] = {}
+    timings: list[Timing] = []
     for name in test:
         benchmark = corpus.benchmark(name)
         workdir = Path(tempfile.mkdtemp(prefix="mlgo-ablate-"))
         try:
             variants = compile_variants(benchmark, "inlining", policies, opt_level, workdir, workers=workers)
             timing = time_variants(benchmark, variants, repeats)
-            noise[name] = timing["default"]["spread"]
+            timings.append(timing)
+            measured = changes(timing)
+            noise[name] = measured["default"]["spread"]
             for run, key in zip(runs, policies, strict=True):
-                run.setdefault("runtime", {})[name] = timing[key]["measured_change"]
+                run.setdefault("runtime", {})[name] = measured[key]["measured_change"]
+                run.setdefault("runtime_interval", {})[name] = measured[key]["interval"]
         except MlgoEnvError as exc:
             print(f"runtime of {name} skipped: {type(exc).__name__}: {exc}")
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-    return noise
+    rewards_run = dict.fromkeys(run["reward"] for run in runs)
+    groups = {reward: [key for key in policies if key.startswith(f"{reward}/")] for reward in rewards_run}
+    comparison = compare_groups(timings, groups).record() if timings else {}
+    return noise, comparison
+
+
+def print_comparison(comparison: dict[str, Any]) -> None:
+    """Each reward's test-runtime change with its 95% interval, and which rewards differ."""
+    for reward, interval in comparison.get("change", {}).items():
+        low, high = 1 - interval["high"], 1 - interval["low"]
+        print(f"runtime change under {reward:12} {_pct(1 - interval['estimate'])}  [{_pct(low)}, {_pct(high)}]")
+    for pair, interval in comparison.get("pairs", {}).items():
+        verdict = "resolvable" if interval["resolvable"] else "within noise"
+        print(f"  {pair}: ratio {interval['estimate']:.3f} [{interval['low']:.3f}, {interval['high']:.3f}] {verdict}")
 
 
 def summarise(runs: list[dict]) -> list[dict]:
@@ -245,18 +286,18 @@ def main(args: Args) -> dict:
     skipped = [r for r in args.rewards if r not in available]
     if skipped:
         print(f"skipping rewards that are not registered: {', '.join(skipped)} (available: {', '.join(available)})")
-    train = pick(list_benchmarks("train"), args.train_programs)
-    test = pick(list_benchmarks("test"), args.test_programs)
-    service = EmbeddedService()
+    train, test = split_programs(args)
+    service = EmbeddedService(Path(args.corpus) if args.corpus else None)
     try:
         init = warm_start(args, train, out_dir)
         runs = [train_one(args, r, s, train, init, service.address, out_dir) for r in chosen for s in args.seeds]
         size_changes(runs, test, args.opt_level, service.address, args.workers)
     finally:
         service.close()
-    noise = runtime_changes(runs, test, args.opt_level, args.runtime_repeats, args.workers)
+    noise, comparison = runtime_changes(runs, test, args.opt_level, args.runtime_repeats, args.workers, args.corpus)
     table = summarise(runs)
     print_table(table, noise, args)
+    print_comparison(comparison)
     results = {
         "agent": "linear PolicyNet, behavioural cloning of llvm-default then ES (agents/es.py)",
         "opt_level": args.opt_level,
@@ -266,6 +307,7 @@ def main(args: Args) -> dict:
         "table": table,
         "runs": runs,
         "runtime_noise": noise,
+        "runtime_by_reward": comparison,
         "seconds": time.time() - started,
         "args": vars(args),
     }

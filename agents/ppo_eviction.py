@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from sb3_contrib import MaskablePPO
 
-from agents.common import SB3Args, parse_args, train_sb3
+from agents.lib.flags import parse_args
+from agents.lib.sb3 import SB3Args, train_sb3
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 The reward arrives once, at the end of the compile: the relative ``.text`` reduction against the
 same program compiled with the plain heuristic at ``--opt-level`` (``reward="size"``), so
-``gamma=1``. Observations go through `agents.policy_net.SignedLogExtractor` (signed-log of the
+``gamma=1``. Observations go through `agents.lib.policy_net.SignedLogExtractor` (signed-log of the
 heavy-tailed counts, plus LLVM's cost-vs-threshold margin). ``--init`` warm-starts the actor from
 `behavioral_cloning.py`; the greedy policy is exported to ONNX for the service's rollouts.
 
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from stable_baselines3 import PPO
 
-from agents.common import SB3Args, parse_args, train_sb3
+from agents.lib.flags import parse_args
+from agents.lib.sb3 import SB3Args, train_sb3
 
 
 @dataclass

@@ -30,35 +30,34 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, cast
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from agents.common import geomean_reduction, list_benchmarks, parse_args, short_name
+from agents.lib.benchmarks import list_benchmarks, load_corpus, short_name
+from agents.lib.flags import CorpusArgs, parse_args
+from agents.lib.labels import record_labels, save_labels
+from agents.lib.scores import geomean_reduction
 from mlgo_env.compilation import CompileOptions, compile_baseline
-from mlgo_env.corpus import Benchmark, Corpus, default_corpus
+from mlgo_env.corpus import Benchmark
 from mlgo_env.episode import Trajectory, run_episode
 from mlgo_env.errors import MlgoEnvError
 from mlgo_env.onnx_policy import OnnxPolicy
 from mlgo_env.policies import Observation, Policy
-from mlgo_env.tasks import get_task
 from mlgo_env.toolchain import get_toolchain
 from rewards.size import text_size
 
 
 @dataclass
-class Args:
+class Args(CorpusArgs):
     """Search each program's inlining decisions for the smallest .text (headroom and BC labels)."""
 
     split: str = "test"
-    """the corpus split to search"""
+    """the corpus split to search (a corpus that records no split: all its modules)"""
     benchmarks: tuple[str, ...] = ()
     """search these benchmarks instead of the split"""
-    corpus: str = ""
-    """a corpus directory (default: the bundled programs)"""
     opt_level: str = "-Oz"
     """the optimisation level of every compile"""
     start_policy: str = ""
@@ -72,7 +71,7 @@ class Args:
     json: str = ""
     """write the per-program results here as JSON"""
     output: str = ""
-    """write the best decisions and their observations here (.npz) for behavioural cloning"""
+    """write the best decisions and their observations here (.npz, agents.lib.labels) for behavioural cloning"""
 
 
 @dataclass
@@ -152,15 +151,6 @@ def search_program(
     )
 
 
-def record_labels(benchmark: Benchmark, actions: list[int], options: CompileOptions) -> Trajectory:
-    """Replay `actions` without ``include_default``: the observations exactly as a policy sees them."""
-    answers = iter(actions)
-    trajectory = run_episode(benchmark, get_task("inlining"), lambda observation: next(answers, 0), options=options)
-    if trajectory.decisions != len(actions):
-        raise RuntimeError(f"{benchmark.name}: the replay asked {trajectory.decisions} decisions, not {len(actions)}")
-    return trajectory
-
-
 SearchJob = tuple[str, str, str, bytes | None, int, bool]
 """corpus dir, benchmark, opt level, start policy, passes, whether to record labels"""
 
@@ -177,8 +167,7 @@ class JobOutcome:
 
 def _search_job(job: SearchJob) -> JobOutcome:
     corpus_dir, name, opt_level, start_policy, passes, labels = job
-    corpus = Corpus.load(corpus_dir) if corpus_dir else default_corpus()
-    benchmark = corpus.benchmark(name)
+    benchmark = load_corpus(corpus_dir).benchmark(name)
     options = CompileOptions(opt_level=opt_level)
     try:
         result = search_program(benchmark, options, start_policy, passes)
@@ -186,22 +175,6 @@ def _search_job(job: SearchJob) -> JobOutcome:
     except MlgoEnvError as exc:  # a compiler failure, or a policy that cannot answer (InvalidPolicy)
         return JobOutcome(name, error=f"{type(exc).__name__}: {exc}")
     return JobOutcome(name, result, observations)
-
-
-def save_labels(path: Path, results: list[SearchResult], observations: list[dict[str, np.ndarray]]) -> None:
-    """Stacked observations (``obs.<feature>``), actions and each decision's program, as ``.npz``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {f"obs.{name}": np.concatenate([o[name] for o in observations]) for name in observations[0]}
-    arrays["actions"] = np.concatenate([np.asarray(r.actions, dtype=np.int64) for r in results])
-    arrays["programs"] = np.concatenate([np.full(len(r.actions), r.benchmark) for r in results])
-    np.savez_compressed(path, **cast(dict[str, Any], arrays))
-
-
-def load_labels(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The observations and actions written by `save_labels`."""
-    with np.load(path) as data:
-        observations = {key.removeprefix("obs."): data[key] for key in data.files if key.startswith("obs.")}
-        return observations, data["actions"]
 
 
 def print_table(results: list[SearchResult], console: Console | None = None) -> None:
@@ -233,7 +206,7 @@ def main(args: Args) -> list[SearchResult]:
     Bad input fails before any compile (an unknown benchmark, a start policy that is not a
     valid ONNX policy); a program whose compile fails is reported and the others still finish.
     """
-    corpus = Corpus.load(args.corpus) if args.corpus else default_corpus()
+    corpus = load_corpus(args.corpus)
     if args.benchmarks:
         names = list(args.benchmarks)
     elif args.quick:
@@ -261,7 +234,7 @@ def main(args: Args) -> list[SearchResult]:
     for name, error in failed.items():
         print(f"{name}: failed, left out of the geomean: {error}")
     if args.output and results:
-        save_labels(Path(args.output), results, observations)
+        save_labels(Path(args.output), [r.benchmark for r in results], [r.actions for r in results], observations)
         print(f"wrote {sum(len(r.actions) for r in results)} labelled decisions to {args.output}")
     if args.json:
         summary = {

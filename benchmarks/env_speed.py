@@ -1,23 +1,37 @@
-"""How fast the environments run: decisions per second, and episode wall time over the plain compile.
+"""How fast the environments run: the host's overhead per decision, over the plain compile and the protocol's floor.
 
-For each environment and benchmark module this measures
-- the plain compile: the same module, flags and LLVM version with LLVM's own heuristic, no channel;
-- step mode: the Gym API through the (embedded) gRPC service, one RPC per decision;
-- rollout mode: the whole episode inside the service with a built-in policy, trajectory returned;
-and reports ``ratio = episode wall time / plain compile wall time`` and decisions per second
-(medians over repeats, runs interleaved). No reward is computed: reward costs are measured by
-``benchmarks/reward_fidelity.py``.
+Overhead only: every driven episode makes the decisions of one recorded sequence (inlining:
+LLVM's own decisions, i.e. the plain compile; eviction: "evict nothing"; priority: a seeded
+random sequence), replayed, so the compiler's own work is the same in every mode. For each
+environment and module, in interleaved rounds (the minimum of each mode is kept):
 
-Usage: ``python benchmarks/env_speed.py [--quick] [--json PATH]``
+- plain: the same module, flags and LLVM version with LLVM's own heuristic, no channel;
+- floor: a minimal native host (``floor_host.c``, built here with the system ``cc``) answering
+  the replayed advice on the same pipes: what the protocol itself costs;
+- rollout: the whole episode inside the (embedded) service, ``env.unwrapped.rollout(actions)``;
+- step: the Gym API, one ``env.step`` per decision.
+
+Per mode: ``overhead_us_per_decision = (episode - plain) / decisions``, the ratio to the plain
+compile and decisions per second; per environment ``floor_us_per_decision``. ``--breakdown``
+adds, in-process and per decision, where the Python loop's time goes (waiting for the compiler,
+reading, decoding, the policy, writing) and the native loop's overhead; the RPC's share of step
+mode is its overhead less the Python loop's (the service runs that loop per Step).
+
+``--policies`` times one call of each shipped policy as shipped (one input per feature) and
+exported packed (`mlgo_env.packed`), on real observations.
+
+Usage: ``python benchmarks/env_speed.py [--quick] [--breakdown] [--policies] [--json PATH]``
 """
 
 from __future__ import annotations
 
 import json
-import statistics
+import os
+import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,12 +42,18 @@ from rich.console import Console
 from rich.table import Table
 
 import mlgo_env  # noqa: F401 - registers the environments
-from mlgo_env.compilation import CompileOptions, compile_command
-from mlgo_env.corpus import default_corpus
-from mlgo_env.toolchain import get_toolchain
+from mlgo_env import rollout_loop
+from mlgo_env.compilation import CompileOptions, InteractiveCompile, compile_command
+from mlgo_env.corpus import Benchmark, default_corpus
+from mlgo_env.episode import run_episode
+from mlgo_env.machine import host
+from mlgo_env.policies import replay_policy
+from mlgo_env.protocol import Channel
+from mlgo_env.tasks import TASKS, Task
+from mlgo_env.toolchain import Toolchain, get_toolchain
 
 # Modules with many decisions of each kind in the bundled corpus (image_morph asks thousands of
-# eviction decisions: the issue's target case for step mode).
+# eviction decisions: the issue's target case).
 QUICK = {
     "mlgo/Inlining-v0": ["json_parse"],
     "mlgo/RegallocEviction-v0": ["image_morph"],
@@ -44,132 +64,311 @@ FULL = {
     "mlgo/RegallocEviction-v0": ["image_morph", "stencil2d", "image_blur", "nbody", "sha256"],
     "mlgo/RegallocPriority-v0": ["image_morph", "stencil2d", "image_blur", "json_parse", "nbody"],
 }
+RECORDED_POLICY = {"inlining": "llvm-default", "regalloc_eviction": "never", "regalloc_priority": "random"}
+"""The policy whose decisions are recorded once and replayed by every driven mode."""
+FLOOR_HOST = Path(__file__).with_name("floor_host.c")
 
 
 @dataclass
 class Args:
     quick: bool = False
-    """one module per environment, 2 repeats (about 2 minutes on 2 cores)"""
+    """one module per environment, 2 rounds (under 3 minutes on 2 cores)"""
+    breakdown: bool = False
+    """also time the parts of each decision in-process (Python loop) and the native loop"""
+    policies: bool = False
+    """also time one call of each shipped policy, as shipped and packed (needs the agents extra: torch)"""
     json: Path | None = None
     """write the figures here as JSON"""
     repeats: int = 3
-    """measurements per mode and module (the median is kept)"""
+    """interleaved rounds per module (the minimum of each mode is kept)"""
     envs: list[str] = field(default_factory=lambda: list(FULL))
     """environment ids to measure"""
-    seed: int = 0
-    """seed of the random policies"""
 
 
-def plain_compile_seconds(benchmark_name: str, repeats: int) -> float:
-    """Median wall time of the plain compile (LLVM's heuristics, no channel)."""
-    toolchain = get_toolchain()
-    benchmark = default_corpus(toolchain).benchmark(benchmark_name)
-    times = []
-    with tempfile.TemporaryDirectory() as tmp:
-        command = compile_command(toolchain, benchmark, Path(tmp) / "plain.o", CompileOptions(), [])
-        for _ in range(repeats):
-            start = time.perf_counter()
-            subprocess.run(command, check=True, capture_output=True)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def step_episode(env: gym.Env, benchmark: str, rng: np.random.Generator) -> tuple[float, int]:
-    """Wall time and decisions of one step-by-step episode with a random legal policy."""
+def _seconds(run: Callable[[], object]) -> float:
     start = time.perf_counter()
-    env.reset(options={"benchmark": benchmark})
-    done = False
+    run()
+    return time.perf_counter() - start
+
+
+def build_floor_host(workdir: Path) -> Path:
+    """The floor host, compiled with the system C compiler."""
+    compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if compiler is None:
+        raise SystemExit("the floor host needs a C compiler (cc)")
+    binary = workdir / "floor_host"
+    subprocess.run([compiler, "-O2", "-o", str(binary), str(FLOOR_HOST)], check=True)
+    return binary
+
+
+@dataclass
+class Module:
+    """One module of one task, with its recorded decisions."""
+
+    task: Task
+    benchmark: Benchmark
+    toolchain: Toolchain
+    actions: np.ndarray
+    record_nbytes: int
+    workdir: Path
+
+    def plain(self) -> None:
+        command = compile_command(self.toolchain, self.benchmark, self.workdir / "plain.o", CompileOptions(), [])
+        subprocess.run(command, check=True, capture_output=True)
+
+    def floor(self, floor_host: Path) -> None:
+        base = self.workdir / "floor"
+        advice = self.workdir / "advice.bin"
+        advice.write_bytes(self.actions.tobytes())
+        flags = self.task.channel_flags(base, include_default=False)
+        command = compile_command(self.toolchain, self.benchmark, self.workdir / "floor.o", CompileOptions(), flags)
+        host_command = [str(floor_host), str(base), str(self.record_nbytes), str(advice), str(self.actions.itemsize)]
+        subprocess.run([*host_command, "--", *command], check=True, capture_output=True)
+
+
+def record(task: Task, benchmark: Benchmark, toolchain: Toolchain, workdir: Path) -> Module:
+    """Run the recorded policy once; its actions are what every driven mode replays."""
+    trajectory = run_episode(benchmark, task, RECORDED_POLICY[task.name], seed=0, toolchain=toolchain)
+    nbytes = sum(array[0].nbytes for array in trajectory.observations.values())
+    if task.default_feature in trajectory.observations:  # replayed without include_default
+        nbytes -= trajectory.observations[task.default_feature][0].nbytes
+    return Module(task, benchmark, toolchain, trajectory.actions, nbytes, workdir)
+
+
+def step_episode(env: gym.Env, module: Module) -> int:
+    """One step-by-step episode replaying the recorded actions; its decisions."""
+    env.reset(options={"benchmark": module.benchmark.name})
     discrete = isinstance(env.action_space, gym.spaces.Discrete)
-    while not done:
-        if discrete:
-            legal = np.flatnonzero(env.unwrapped.action_masks())
-            action = int(rng.choice(legal))
-        else:
-            action = np.array([rng.uniform(0, 1e4)], dtype=np.float32)
-        _, _, done, _, info = env.step(action)
-    return time.perf_counter() - start, int(info["decisions"])
+    done, info = False, {}
+    for action in module.actions:
+        _, _, done, _, info = env.step(int(action) if discrete else np.array([action], np.float32))
+        if done:
+            break
+    assert done, "the replayed episode did not finish"
+    return int(info["decisions"])
 
 
-def rollout_episode(env: gym.Env, benchmark: str, seed: int) -> tuple[float, int]:
-    """Wall time and decisions of one rollout (random policy inside the service, trajectory returned)."""
-    start = time.perf_counter()
-    result = env.unwrapped.rollout("random", benchmark=benchmark, seed=seed, return_observations=True)
-    return time.perf_counter() - start, int(result["decisions"])
+class TimedChannel:
+    """Times a `Channel`'s waits for the compiler (its selector) apart from the rest of the reads."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.waiting = 0.0
+        selector = channel._selector
+        select = selector.select
+
+        def timed_select(timeout: float | None = None) -> list:
+            start = time.perf_counter()
+            try:
+                return select(timeout)
+            finally:
+                self.waiting += time.perf_counter() - start
+
+        selector.select = timed_select  # type: ignore[method-assign]
 
 
-def measure(env_id: str, benchmarks: list[str], args: Args) -> dict:
-    """Step and rollout figures of one environment, per module and aggregated."""
+def breakdown(module: Module) -> dict[str, float]:
+    """Per decision (µs), in-process: the Python loop's parts, and the native loop's overhead."""
+    task, toolchain = module.task, module.toolchain
+    parts = dict.fromkeys(("wait_and_read", "waiting", "decode", "policy", "write"), 0.0)
+    with InteractiveCompile(toolchain, module.benchmark, task, CompileOptions()) as compile_:
+        compile_.launch()
+        channel = compile_.channel
+        assert channel is not None and channel.header is not None
+        timed = TimedChannel(channel)
+        policy = replay_policy(task, module.actions)
+        decisions = 0
+        while True:
+            t0 = time.perf_counter()
+            decision = channel.next_decision()
+            t1 = time.perf_counter()
+            parts["wait_and_read"] += t1 - t0
+            if decision is None:
+                break
+            observation = task.repair_observation(channel.header.decode(decision.raw), toolchain.version, False)
+            t2 = time.perf_counter()
+            action = policy(observation)
+            t3 = time.perf_counter()
+            channel.send_advice(task.check_action(action, observation))
+            t4 = time.perf_counter()
+            parts["decode"] += t2 - t1
+            parts["policy"] += t3 - t2
+            parts["write"] += t4 - t3
+            decisions += 1
+        parts["waiting"] = timed.waiting
+    parts["reading"] = parts.pop("wait_and_read") - parts["waiting"]
+    figures = {f"python_{k}_us": 1e6 * v / max(decisions, 1) for k, v in parts.items()}
+    plain = min(_seconds(module.plain) for _ in range(2))
+    for name, native in (("python_loop", False), ("native_loop", True)):
+        seconds = min(
+            _seconds(
+                lambda n=native: run_episode(module.benchmark, task, replay_policy(task, module.actions), native=n)
+            )
+            for _ in range(2)
+        )
+        figures[f"{name}_overhead_us"] = 1e6 * (seconds - plain) / decisions
+    return figures
+
+
+SHIPPED = {"inlining_size": ("inlining", "json_parse", 2), "eviction_perf": ("regalloc_eviction", "image_morph", 33)}
+"""The shipped policies (agents/policies), the task and module their per-call cost is measured on, their actions."""
+
+
+def policy_costs() -> dict[str, dict[str, float]]:
+    """µs per call of each shipped policy, as shipped (an input per feature) and packed, on real observations."""
+    import onnx
+    from gymnasium import spaces
+
+    from agents.lib.policy_net import greedy_from_onnx, to_onnx
+    from mlgo_env.onnx_policy import OnnxPolicy
+    from mlgo_env.packed import PackedLayout
+    from mlgo_env.protocol import TensorSpec
+
+    corpus = default_corpus(get_toolchain())
+    costs = {}
+    for name, (task, module, n_actions) in SHIPPED.items():
+        observations = run_episode(corpus.benchmark(module), task, "random", seed=0).observations  # header order
+        specs = [TensorSpec(k, v.dtype, v.shape[1:]) for k, v in observations.items()]
+        space = spaces.Dict({s.name: spaces.Box(-np.inf, np.inf, s.shape, s.dtype.newbyteorder("=")) for s in specs})
+        shipped = (Path(__file__).parents[1] / "agents" / "policies" / f"{name}.onnx").read_bytes()
+        packed = to_onnx(greedy_from_onnx(shipped, space, n_actions), space, packed=PackedLayout.of(specs))
+        rows = [
+            {k: v[i] for k, v in observations.items()} for i in range(min(500, len(next(iter(observations.values())))))
+        ]
+        figures: dict[str, float] = {}
+        for form, data in (("shipped", shipped), ("packed", packed)):
+            policy = OnnxPolicy(data)
+            policy.check_inputs(specs)
+            best = min(_seconds(lambda p=policy, r=rows: [p(row) for row in r]) for _ in range(3))
+            figures[f"{form}_us_per_call"] = 1e6 * best / len(rows)
+            figures[f"{form}_nodes"] = len(onnx.load_from_string(data).graph.node)
+        costs[name] = figures
+    return costs
+
+
+def measure(env_id: str, names: list[str], args: Args, floor_host: Path) -> dict:
+    """Figures of one environment, per module and aggregated."""
     env = gym.make(env_id, reward=None, split=None)
-    rng = np.random.default_rng(args.seed)
-    per_benchmark = []
+    task = env.unwrapped.task
+    toolchain = get_toolchain()
+    corpus = default_corpus(toolchain)
+    rows = []
     try:
-        for name in benchmarks:
-            plain = plain_compile_seconds(name, args.repeats)
-            step_runs, rollout_runs = [], []
-            for repeat in range(args.repeats):  # interleaved: step, rollout, step, rollout ...
-                step_runs.append(step_episode(env, name, rng))
-                rollout_runs.append(rollout_episode(env, name, args.seed + repeat))
-            row = {"benchmark": name, "plain_compile_s": plain}
-            for mode, runs in (("step", step_runs), ("rollout", rollout_runs)):
-                seconds = statistics.median(t for t, _ in runs)
-                decisions = statistics.median(d for _, d in runs)
-                row[mode] = {
-                    "episode_s": seconds,
-                    "decisions": decisions,
-                    "ratio": seconds / plain,
-                    "decisions_per_s": decisions / seconds,
+        for name in names:
+            with tempfile.TemporaryDirectory(prefix="mlgo-speed-") as tmp:
+                module = record(task, corpus.benchmark(name), toolchain, Path(tmp))
+                modes: dict[str, Callable[[], object]] = {
+                    "plain": module.plain,
+                    "floor": lambda m=module: m.floor(floor_host),
+                    "rollout": lambda m=module: env.unwrapped.rollout(
+                        m.actions, benchmark=m.benchmark.name, return_observations=True
+                    ),
+                    "step": lambda m=module: step_episode(env, m),
                 }
-            per_benchmark.append(row)
+                times: dict[str, list[float]] = {mode: [] for mode in modes}
+                for _ in range(args.repeats):  # interleaved: plain, floor, rollout, step, plain, ...
+                    for mode, run in modes.items():
+                        times[mode].append(_seconds(run))
+                best = {mode: min(values) for mode, values in times.items()}
+                decisions = len(module.actions)
+                row: dict = {
+                    "benchmark": name,
+                    "decisions": decisions,
+                    "plain_compile_s": best["plain"],
+                    "floor_us_per_decision": 1e6 * (best["floor"] - best["plain"]) / decisions,
+                }
+                for mode in ("rollout", "step"):
+                    row[mode] = {
+                        "episode_s": best[mode],
+                        "ratio": best[mode] / best["plain"],
+                        "decisions_per_s": decisions / best[mode],
+                        "overhead_us_per_decision": 1e6 * (best[mode] - best["plain"]) / decisions,
+                    }
+                if args.breakdown:
+                    row["breakdown"] = breakdown(module)
+                    row["breakdown"]["rpc_us"] = (
+                        row["step"]["overhead_us_per_decision"] - row["breakdown"]["python_loop_overhead_us"]
+                    )
+                rows.append(row)
     finally:
         env.close()
-    summary = {}
+
+    def geomean(values: list[float]) -> float:
+        return float(np.exp(np.mean(np.log(np.maximum(values, 1e-9)))))
+
+    summary: dict = {"floor_us_per_decision": float(np.median([r["floor_us_per_decision"] for r in rows]))}
     for mode in ("step", "rollout"):
-        ratios = [r[mode]["ratio"] for r in per_benchmark]
-        rates = [r[mode]["decisions_per_s"] for r in per_benchmark]
         summary[mode] = {
-            "ratio": float(np.exp(np.mean(np.log(ratios)))),
-            "decisions_per_s": float(np.exp(np.mean(np.log(rates)))),
-            "per_benchmark": per_benchmark
-            and [
-                {"benchmark": r["benchmark"], "plain_compile_s": r["plain_compile_s"], **r[mode]} for r in per_benchmark
+            "ratio": geomean([r[mode]["ratio"] for r in rows]),
+            "decisions_per_s": geomean([r[mode]["decisions_per_s"] for r in rows]),
+            "overhead_us_per_decision": float(np.median([r[mode]["overhead_us_per_decision"] for r in rows])),
+            "per_benchmark": [
+                {k: r[k] for k in ("benchmark", "decisions", "plain_compile_s", "floor_us_per_decision")} | r[mode]
+                for r in rows
             ],
         }
+    if args.breakdown:
+        summary["breakdown"] = {r["benchmark"]: r["breakdown"] for r in rows}
     return summary
 
 
 def main(args: Args) -> dict:
-    """Measure every environment, print a table, write JSON."""
+    """Measure every environment, print tables, write JSON."""
     plan = QUICK if args.quick else FULL
     if args.quick:
         args.repeats = min(args.repeats, 2)
-    results = {env_id: measure(env_id, plan[env_id], args) for env_id in args.envs}
-    table = Table(title="environment speed (ratio = episode wall / plain compile wall; geometric means)")
-    for column in ("env", "mode", "module", "decisions", "plain (s)", "episode (s)", "ratio", "decisions/s"):
-        table.add_column(column, justify="right" if column not in ("env", "mode", "module") else "left")
-    for env_id, modes in results.items():
-        for mode, figures in modes.items():
-            for row in figures["per_benchmark"]:
+    with tempfile.TemporaryDirectory(prefix="mlgo-floor-") as tmp:
+        floor_host = build_floor_host(Path(tmp))
+        results = {env_id: measure(env_id, plan[env_id], args, floor_host) for env_id in args.envs}
+    load = os.getloadavg()
+    machine = {"cpu": host().record(), "load_average": list(load), "native_loop": rollout_loop.NATIVE}
+    for figures in results.values():
+        figures["machine"] = machine
+    table = Table(title=f"environment speed: overhead per decision over the plain compile (load {load[0]:.2f})")
+    columns = ("env", "mode", "module", "decisions", "plain (s)", "episode (s)", "ratio", "µs/decision", "floor µs")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("env", "mode", "module") else "right")
+    for env_id, figures in results.items():
+        for mode in ("rollout", "step"):
+            for row in figures[mode]["per_benchmark"]:
                 table.add_row(
-                    env_id,
-                    mode,
-                    row["benchmark"],
-                    f"{row['decisions']:.0f}",
-                    f"{row['plain_compile_s']:.2f}",
-                    f"{row['episode_s']:.2f}",
-                    f"{row['ratio']:.2f}x",
-                    f"{row['decisions_per_s']:,.0f}",
-                )
-            table.add_row(
-                env_id,
-                mode,
-                "[b]geomean",
-                "",
-                "",
-                "",
-                f"[b]{figures['ratio']:.2f}x",
-                f"[b]{figures['decisions_per_s']:,.0f}",
-            )
-    Console().print(table)
+                    env_id, mode, row["benchmark"], f"{row['decisions']}", f"{row['plain_compile_s']:.2f}",
+                    f"{row['episode_s']:.2f}", f"{row['ratio']:.2f}x", f"{row['overhead_us_per_decision']:,.0f}",
+                    f"{row['floor_us_per_decision']:,.0f}",
+                )  # fmt: skip
+    Console(width=200).print(table)
+    if args.breakdown:
+        parts = Table(
+            title="per decision, in-process (µs): the Python loop's parts; loops' overhead; RPC (step less Python loop)"
+        )
+        keys = [
+            "waiting",
+            "reading",
+            "decode",
+            "policy",
+            "write",
+            "python_loop_overhead",
+            "native_loop_overhead",
+            "rpc",
+        ]
+        for column in ("env", "module", *keys):
+            parts.add_column(column, justify="left" if column in ("env", "module") else "right")
+        for env_id, figures in results.items():
+            for name, row in figures.get("breakdown", {}).items():
+                values = [row.get(f"python_{k}_us", row.get(f"{k}_us", float("nan"))) for k in keys]
+                parts.add_row(env_id, name, *(f"{v:,.0f}" for v in values))
+        Console(width=200).print(parts)
+    if args.policies:
+        costs = policy_costs()
+        policies = Table(title="shipped policies: µs per call (onnxruntime, one thread) and graph nodes")
+        for column in ("policy", "shipped µs", "packed µs", "shipped nodes", "packed nodes"):
+            policies.add_column(column, justify="left" if column == "policy" else "right")
+        for name, row in costs.items():
+            policies.add_row(name, *(f"{row[k]:,.0f}" for k in ("shipped_us_per_call", "packed_us_per_call",
+                                                                 "shipped_nodes", "packed_nodes")))  # fmt: skip
+        Console(width=200).print(policies)
+        for env_id, figures in results.items():
+            task = next(t.name for t in TASKS.values() if t.env_id == env_id)
+            figures["policies"] = {name: row for name, row in costs.items() if SHIPPED[name][0] == task}
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return results

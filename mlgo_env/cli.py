@@ -75,6 +75,7 @@ def doctor() -> None:
     """Report this CPU, the tools found (path, version), what is missing, and whether hardware counters work."""
     from mlgo_env.doctor import check_tools
     from mlgo_env.machine import hardware_counters, host
+    from mlgo_env.rollout_loop import loop_status
 
     machine = Table(title="this machine")
     machine.add_column("what")
@@ -95,6 +96,8 @@ def doctor() -> None:
     console.print(table)
     ok, message = hardware_counters()
     console.print(f"hardware performance counters: {'[green]usable' if ok else '[yellow]not usable'}[/] — {message}")
+    native, loop = loop_status()
+    console.print(f"rollout loop: {'[green]' if native else '[yellow]'}{loop}")
     if missing_required:
         console.print(f"[red]{missing_required} required tool(s) missing[/]: run the install commands above")
         raise typer.Exit(1)
@@ -204,23 +207,30 @@ def corpus_list(
 def corpus_validate(
     corpus: Annotated[Path | None, typer.Argument(help="corpus directory (default: bundled)")] = None,
     opt_level: Annotated[str | None, typer.Option(help="override the recorded -O level")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the results as JSON")] = None,
 ) -> None:
-    """Compile every runnable module with LLVM's heuristics, run it, compare with its reference."""
+    """Compile every runnable module with LLVM's heuristics, run it, compare with its reference.
+
+    A compiler crash (an LLVM bug) is reported apart from compile errors, timeouts and wrong output.
+    """
     from mlgo_env.corpus import Corpus, default_corpus
     from mlgo_env.validation import validate_corpus
 
     loaded = Corpus.load(corpus) if corpus else default_corpus(progress=True)
-    failures = 0
+    outcomes = list(validate_corpus(loaded, opt_level=opt_level, progress=True))
     table = Table(title=f"validation of {loaded.name}")
-    for column in ("benchmark", "result", "runtime (s)"):
-        table.add_column(column)
-    for outcome in validate_corpus(loaded, opt_level=opt_level, progress=True):
-        failures += not outcome.ok
-        table.add_row(
-            outcome.benchmark, "[green]ok" if outcome.ok else f"[red]{outcome.message[:80]}", f"{outcome.runtime_s:.3f}"
-        )
+    for column in ("benchmark", "result", "runtime (s)", "message"):
+        table.add_column(column, overflow="fold")
+    for outcome in outcomes:
+        result = "[green]ok" if outcome.ok else f"[red]{outcome.status}"
+        message = "" if outcome.ok else outcome.message[:300]
+        table.add_row(outcome.benchmark, result, f"{outcome.runtime_s:.3f}", message)
     console.print(table)
-    if failures:
+    counts = {status: sum(o.status == status for o in outcomes) for status in dict.fromkeys(o.status for o in outcomes)}
+    console.print(", ".join(f"{n} {status}" for status, n in counts.items()))
+    if json_path:
+        json_path.write_text(json.dumps({"counts": counts, "results": [vars(o) for o in outcomes]}, indent=1))
+    if any(not o.ok for o in outcomes):
         raise typer.Exit(1)
 
 
@@ -231,14 +241,24 @@ def csmith(
     tasks: Annotated[str, typer.Option(help="comma-separated tasks to randomise")] = "inlining,regalloc_eviction",
     json_path: Annotated[Path | None, typer.Option("--json", help="write the results as JSON")] = None,
 ) -> None:
-    """Differential test: random inlining/eviction decisions vs -O0 on csmith programs."""
+    """Differential test: random inlining/eviction decisions vs -O0 on csmith programs.
+
+    Fails on a mismatch or a compiler crash (reported apart from skips and timeouts, with the seeds,
+    the decisions and the compiler's message).
+    """
     from mlgo_env.csmith import run_differential
 
     report = run_differential(count, seed, tasks.split(","), progress=True)
     console.print(report.table())
+    for case in report.crashes:  # an LLVM bug: everything needed to reproduce and file it
+        console.print(
+            f"[red]compiler crash[/]: csmith --seed {case.csmith_seed}, task {case.task}, random decisions with seed "
+            f"{case.decision_seed} ({case.decisions} given: {case.actions[:40]}{' ...' if case.decisions > 40 else ''})"
+            f"\n{case.detail}"
+        )
     if json_path:
         json_path.write_text(json.dumps(report.to_json(), indent=1))
-    if report.mismatches:
+    if report.mismatches or report.crashes:
         raise typer.Exit(1)
 
 

@@ -15,12 +15,14 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
-from mlgo_env.artifacts import Artifact, CompiledModule
+from mlgo_env.artifacts import Artifact, CompiledModule, artifact_flags
 from mlgo_env.compile_db import sanitize_command
 from mlgo_env.corpus import OPT_LEVELS, Benchmark
 from mlgo_env.errors import (
@@ -29,13 +31,16 @@ from mlgo_env.errors import (
     CompilerTimeout,
     EpisodeOver,
     MlgoEnvError,
+    ProtocolError,
 )
 from mlgo_env.programs import link_program
 from mlgo_env.protocol import Channel, ChannelHeader, Decision
 from mlgo_env.tasks import Task
 from mlgo_env.toolchain import Toolchain
 
-__all__ = ["CompileOptions", "compile_command", "artifact_flags", "InteractiveCompile", "compile_baseline"]
+__all__ = ["CompileOptions", "compile_command", "InteractiveCompile", "compile_baseline"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,14 +55,6 @@ class CompileOptions:
     def __post_init__(self) -> None:
         if self.opt_level is not None and self.opt_level not in OPT_LEVELS:
             raise ValueError(f"opt_level must be one of {OPT_LEVELS}, got {self.opt_level!r}")
-
-
-def artifact_flags(artifacts: Artifact) -> list[str]:
-    """Clang options that make the object carry what `artifacts` asks for."""
-    flags: list[str] = []
-    if Artifact.BB_ADDR_MAP in artifacts:
-        flags += ["-fbasic-block-address-map", "-mllvm", "-pgo-analysis-map=func-entry-count,bb-freq,br-prob"]
-    return flags
 
 
 def compile_command(
@@ -196,6 +193,23 @@ class InteractiveCompile:
 
     def start(self) -> dict[str, np.ndarray] | None:
         """Start the compiler and return its first observation (None if it asks nothing)."""
+        self.launch()
+        return self._advance()
+
+    def run_loop(self, loop: Callable[[Channel], int]) -> None:
+        """After `launch`: `loop` answers every decision on the channel (a rollout loop), then the compile ends."""
+        assert self.channel is not None
+        channel = self.channel
+        try:
+            self.decisions += self._read(lambda: loop(channel))
+        except MlgoEnvError:  # the policy's own errors (InvalidPolicy, InvalidAction) end the compile too
+            self.close()
+            raise
+        if self._advance() is not None:
+            raise ProtocolError("the rollout loop stopped before the compiler finished")
+
+    def launch(self) -> None:
+        """Start the compiler and read its channel header (`start` without reading the first decision)."""
         base = self.workdir / "channel"
         self.channel = Channel(
             base,
@@ -221,22 +235,25 @@ class InteractiveCompile:
         except MlgoEnvError:
             self.close()
             raise
-        return self._advance()
 
-    def _advance(self) -> dict[str, np.ndarray] | None:
-        assert self.channel is not None
+    def _read(self, read: Callable[[], T]) -> T:
+        """`read` from the channel; on a failure the session closes and the error carries the compiler's stderr."""
         try:
-            decision: Decision | None = self.channel.next_decision()
+            return read()
         except CompilerTimeout as exc:
             stderr = self.stderr()
             self.close()
             raise CompilerTimeout(str(exc), stderr) from None
-        except MlgoEnvError:
+        except CompilerError:
             stderr = self.stderr()
             self.close()
             if stderr:
                 raise CompilerCrashed(f"the compiler failed while compiling {self.benchmark.uri}", stderr) from None
             raise
+
+    def _advance(self) -> dict[str, np.ndarray] | None:
+        assert self.channel is not None
+        decision: Decision | None = self._read(self.channel.next_decision)
         if decision is None:
             self._finish()
             self.observation = None

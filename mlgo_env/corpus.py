@@ -277,13 +277,14 @@ def build_from_compile_commands(
     name: str = "user-v0",
     progress: bool = False,
     jobs: int | None = None,
+    root: Path | None = None,
 ) -> CorpusBuild:
     """Build a corpus with one module per C/C++ source of a ``compile_commands.json``.
 
     Each entry is compiled in its own ``directory`` with its own options. An entry that fails
     (a compiler error, a timeout, not a compile) is left out and reported, and the rest becomes a
     valid corpus; ``build_report.json`` in `output` records both. Modules are named by their
-    source path relative to the sources' common folder (``src/lapi``), made unique; a source
+    source path relative to `root` (default: the sources' common folder; ``src/lapi``), made unique; a source
     compiled twice (libtool's PIC and non-PIC builds) becomes one module. A module whose bitcode
     and options are already in `output` is kept, so an interrupted build resumes.
 
@@ -300,7 +301,7 @@ def build_from_compile_commands(
             duplicates[str(job.source)] = str(jobs_by_source[job.source].source)
         else:
             jobs_by_source[job.source] = job
-    names = _module_names(list(jobs_by_source))
+    names = _module_names(list(jobs_by_source), root)
     output.mkdir(parents=True, exist_ok=True)
 
     def build_one(job: CompileJob) -> tuple[CompileJob, str | None]:
@@ -341,11 +342,11 @@ def build_from_compile_commands(
     return CorpusBuild(Corpus.load(output, name), failed, duplicates)
 
 
-def _module_names(sources: list[Path]) -> dict[Path, str]:
-    """Readable, unique module names: each source's path below the sources' common folder, without suffix."""
+def _module_names(sources: list[Path], root: Path | None = None) -> dict[Path, str]:
+    """Readable, unique module names: each source's path below `root` (default: their common folder), no suffix."""
     if not sources:
         return {}
-    root = Path(os.path.commonpath([s.parent for s in sources]))
+    root = root or Path(os.path.commonpath([s.parent for s in sources]))
     names: dict[Path, str] = {}
     taken: set[str] = set()
     for source in sources:

@@ -2,7 +2,9 @@
 
 Each csmith program is compiled at -O0 (the reference) and then with random inlining and random
 eviction decisions through the interactive channel; the printed checksums must agree. A
-mismatch is reported with the csmith seed and decision seed that reproduce it.
+mismatch is reported with the csmith seed and decision seed that reproduce it. A compiler crash under
+legal decisions is an LLVM bug: it is reported apart from skips and timeouts, with the seeds, the
+decisions given before the crash and the compiler's message.
 """
 
 from __future__ import annotations
@@ -16,18 +18,22 @@ from pathlib import Path
 
 from rich.table import Table
 
+from mlgo_env.artifacts import Artifact, ProgramInfo
 from mlgo_env.compilation import CompileOptions
 from mlgo_env.corpus import Benchmark, _compile_to_bitcode
 from mlgo_env.episode import run_episode
 from mlgo_env.errors import CompilerError, MlgoEnvError, ToolNotFound, ValidationFailed
+from mlgo_env.policies import builtin_policy
 from mlgo_env.programs import run_program
+from mlgo_env.tasks import get_task
 from mlgo_env.toolchain import Toolchain, get_toolchain
-from rewards.base import Artifact, ProgramInfo
+from mlgo_env.validation import compiler_message, failure_kind
 
 __all__ = ["DifferentialReport", "run_differential", "CSMITH_INCLUDE"]
 
 CSMITH_INCLUDE = Path("/usr/include/csmith")
 RUN_TIMEOUT = 10.0
+STATUSES = ("same", "different", "crashed", "timeout", "skipped")
 
 
 @dataclass
@@ -38,8 +44,11 @@ class Case:
     task: str
     decision_seed: int
     decisions: int
-    status: str  # "same", "different", "skipped"
+    status: str
+    """One of `STATUSES`: "crashed" is the compiler crashing, "timeout" the compile or a run too long."""
     detail: str = ""
+    actions: list[int | float] = field(default_factory=list)
+    """For a crash: the decisions given before it (the decision seed gives them again)."""
 
 
 @dataclass
@@ -53,32 +62,38 @@ class DifferentialReport:
         """Cases whose checksum differs from the -O0 reference."""
         return [c for c in self.cases if c.status == "different"]
 
+    @property
+    def crashes(self) -> list[Case]:
+        """Cases where the compiler crashed under random legal decisions."""
+        return [c for c in self.cases if c.status == "crashed"]
+
     def to_json(self) -> dict:
         """The report as plain data."""
-        counts = {s: sum(c.status == s for c in self.cases) for s in ("same", "different", "skipped")}
+        counts = {s: sum(c.status == s for c in self.cases) for s in STATUSES}
         return {"counts": counts, "cases": [asdict(c) for c in self.cases]}
 
     def table(self) -> Table:
         """A summary table per task."""
         table = Table(title="csmith differential check (random decisions vs -O0)")
-        for column in ("task", "programs", "same", "different", "skipped", "decisions"):
-            table.add_column(column)
+        for column in ("task", "programs", *STATUSES, "decisions"):
+            table.add_column(column, overflow="fold")
         for task in sorted({c.task for c in self.cases}):
             cases = [c for c in self.cases if c.task == task]
             table.add_row(
                 task,
                 str(len(cases)),
-                *(str(sum(c.status == s for c in cases)) for s in ("same", "different", "skipped")),
+                *(str(sum(c.status == s for c in cases)) for s in STATUSES),
                 str(sum(c.decisions for c in cases)),
             )
-        for case in self.mismatches:
+        for case in self.mismatches + self.crashes:
+            first_line = case.detail.strip().splitlines()[0][:100] if case.detail.strip() else ""
             table.add_row(
-                f"[red]MISMATCH csmith seed {case.csmith_seed}",
+                f"[red]{'MISMATCH' if case.status == 'different' else 'CRASH'} csmith seed {case.csmith_seed}",
                 case.task,
                 f"decision seed {case.decision_seed}",
-                case.detail[:60],
-                "",
-                "",
+                f"{case.decisions} decisions",
+                first_line,
+                *[""] * (len(STATUSES) - 2),
             )
         return table
 
@@ -113,19 +128,29 @@ def _check(benchmark: Benchmark, task: str, decision_seed: int, toolchain: Toolc
     csmith_seed = int(benchmark.name.split("_")[-1])
     options = CompileOptions(artifacts=Artifact.OBJECT | Artifact.EXECUTABLE, decision_timeout=60, compile_timeout=300)
     keep = workdir / f"{task}-{decision_seed}"
+    random_policy = builtin_policy("random", get_task(task), decision_seed)
+    actions: list[int | float] = []
+
+    def policy(observation: dict) -> int | float:
+        actions.append(random_policy(observation))
+        return actions[-1]
+
     try:
         trajectory = run_episode(
             benchmark,
             task,
-            "random",
-            seed=decision_seed,
+            policy,
             toolchain=toolchain,
             options=options,
             keep_dir=keep,
             record_observations=False,
         )
     except MlgoEnvError as exc:
-        return Case(csmith_seed, task, decision_seed, 0, "skipped", f"compile failed: {exc}"[:300])
+        kind = failure_kind(exc)
+        if kind == "crashed":
+            return Case(csmith_seed, task, decision_seed, len(actions), kind, compiler_message(exc), actions)
+        status = "timeout" if kind == "timeout" else "skipped"
+        return Case(csmith_seed, task, decision_seed, len(actions), status, f"{kind}: {exc}"[:300])
     assert trajectory.executable_path is not None and benchmark.program is not None
     try:
         run = run_program(trajectory.executable_path, benchmark.program, timeout=RUN_TIMEOUT * 3)
@@ -162,20 +187,25 @@ def run_differential(
     for seed in iterator:
         with tempfile.TemporaryDirectory(prefix=f"mlgo-csmith-{seed}-") as tmp:
             workdir = Path(tmp)
-            source = workdir / f"csmith_{seed}.c"
-            _generate(csmith, seed, source)
-            expected = _reference_output(toolchain, source, workdir)
-            if expected is None:
+            benchmark = _benchmark(csmith, seed, toolchain, workdir)
+            if benchmark is None:
                 report.cases.extend(
                     Case(seed, task, seed, 0, "skipped", "-O0 reference did not finish") for task in tasks
                 )
                 continue
-            bitcode = workdir / f"csmith_{seed}.bc"
-            _compile_to_bitcode(toolchain, source, bitcode, ["-O2", "-w", f"-I{CSMITH_INCLUDE}"])
-            program = ProgramInfo(name=source.stem, expected_output=expected, directory=workdir)
-            benchmark = Benchmark(
-                uri=f"csmith://{seed}", name=source.stem, bitcode=bitcode, options=("-O2",), program=program
-            )
             for task in tasks:
                 report.cases.append(_check(benchmark, task, seed, toolchain, workdir))
     return report
+
+
+def _benchmark(csmith: str, seed: int, toolchain: Toolchain, workdir: Path) -> Benchmark | None:
+    """The csmith program of `seed` as a benchmark in `workdir` with its -O0 output, or None when that ran too long."""
+    source = workdir / f"csmith_{seed}.c"
+    _generate(csmith, seed, source)
+    expected = _reference_output(toolchain, source, workdir)
+    if expected is None:
+        return None
+    bitcode = workdir / f"csmith_{seed}.bc"
+    _compile_to_bitcode(toolchain, source, bitcode, ["-O2", "-w", f"-I{CSMITH_INCLUDE}"])
+    program = ProgramInfo(name=source.stem, expected_output=expected, directory=workdir)
+    return Benchmark(uri=f"csmith://{seed}", name=source.stem, bitcode=bitcode, options=("-O2",), program=program)

@@ -1,5 +1,7 @@
 """Whole episodes in one call: a policy answers every decision of one compile (rollout mode).
 
+The loop runs in native code where it is built (`mlgo_env.rollout_loop`).
+
 This is what the service's ``Rollout`` RPC runs next to the compiler, and what scripts use to
 make variants of a benchmark without a service.
 """
@@ -12,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from mlgo_env.artifacts import Artifact
 from mlgo_env.compilation import CompileOptions, InteractiveCompile
 from mlgo_env.corpus import Benchmark
 from mlgo_env.policies import Policy, builtin_policy
+from mlgo_env.rollout_loop import Recording, drive
 from mlgo_env.scoring import Score, Scorer
 from mlgo_env.tasks import Task, get_task
 from mlgo_env.toolchain import Toolchain, get_toolchain
-from rewards.base import Artifact
 from rewards.size import object_sizes
 
 __all__ = ["EpisodeRecord", "Trajectory", "run_episode"]
@@ -49,13 +52,6 @@ class Trajectory(EpisodeRecord):
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def _stack(observations: list[dict[str, np.ndarray]], header_specs: list[tuple[str, np.dtype, tuple]]) -> dict:
-    return {
-        name: (np.stack([o[name] for o in observations]) if observations else np.zeros((0, *shape), dtype=dtype))
-        for name, dtype, shape in header_specs
-    }
-
-
 def run_episode(
     benchmark: Benchmark,
     task: Task | str,
@@ -68,6 +64,7 @@ def run_episode(
     include_default: bool = False,
     keep_dir: Path | None = None,
     record_observations: bool = True,
+    native: bool = True,
 ) -> Trajectory:
     """Compile `benchmark` with `policy` answering every decision of `task`.
 
@@ -83,6 +80,7 @@ def run_episode(
         include_default: send LLVM's default decision (inlining), needed by ``llvm-default``.
         keep_dir: copy the object (and executable, if prepared) into this folder.
         record_observations: keep every observation (False saves memory on large modules).
+        native: run the native rollout loop where it is built (False: the Python loop; same decisions).
     """
     task = get_task(task) if isinstance(task, str) else task
     if isinstance(policy, str):
@@ -97,25 +95,20 @@ def run_episode(
                 f"the episode compiles at {options.opt_level} but the scorer's baseline at {scorer.options.opt_level}"
             )
         options = replace(options, artifacts=options.artifacts | scorer.artifacts)
-    observations: list[dict[str, np.ndarray]] = []
-    actions: list[float] = []
     with InteractiveCompile(toolchain, benchmark, task, options, include_default) as compile_:
-        observation = compile_.start()
-        while observation is not None:
-            action = policy(observation)
-            if record_observations:
-                observations.append(observation)
-            actions.append(action)
-            observation = compile_.step(action)
-        specs = [(f.name, f.dtype, f.shape) for f in compile_.header.features]
+        compile_.launch()
+        recording = Recording(compile_.header, record_observations)
+        compile_.run_loop(
+            lambda channel: drive(channel, policy, task, recording, toolchain.version, include_default, native)
+        )
         artifacts = options.artifacts if scorer is None else scorer.artifacts
         module = compile_.result(artifacts)
         text_size, object_size = object_sizes(module.object_path)
         trajectory = Trajectory(
             benchmark=benchmark.uri,
             task=task.name,
-            observations=_stack(observations, specs),
-            actions=np.asarray(actions, dtype=compile_.header.advice.dtype),
+            observations=recording.observations(task, toolchain.version, include_default),
+            actions=recording.actions[: recording.count].copy(),
             decisions=compile_.decisions,
             text_size=text_size,
             object_size=object_size,

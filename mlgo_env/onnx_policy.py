@@ -1,7 +1,8 @@
 """Policies as data: ONNX models, checked against a fixed allow-list, then run by onnxruntime.
 
 A policy is an ONNX model whose inputs are features of the task's observation, each named, typed
-and shaped exactly as LLVM declares it (a subset is fine), and whose one output is the action:
+and shaped exactly as LLVM declares it (a subset is fine), or one float32 input ``packed``: every
+feature in the channel header's order (`mlgo_env.packed`), cheaper to call; its one output is the action:
 one integer (inlining, eviction) or one float (priority). `OnnxPolicy` is the one runner, for
 the service's ``Rollout`` and for local code alike. Before anything runs it refuses, with
 `InvalidPolicy` naming the cause:
@@ -42,6 +43,7 @@ from google.protobuf.message import DecodeError
 from onnx import helper, shape_inference
 
 from mlgo_env.errors import InvalidPolicy
+from mlgo_env.packed import PACKED_INPUT, PackedLayout
 from mlgo_env.protocol import TensorSpec
 
 __all__ = ["ALLOWED_OPS", "OPSETS", "OnnxPolicy", "PolicyLimits"]
@@ -118,6 +120,7 @@ class OnnxPolicy:
         _check_costs(model, self.limits)
         self._session = _session(data)
         self._checked = False
+        self._layout: PackedLayout | None = None  # set by check_inputs for a packed model
 
     def check_inputs(self, features: Sequence[TensorSpec], advice: TensorSpec | None = None) -> None:
         """Refuse a model that does not fit the task, then time it once on a zero observation.
@@ -131,7 +134,9 @@ class OnnxPolicy:
                 kind, or a run over the time cap.
         """
         declared = {spec.name: spec for spec in features}
-        for spec in self.inputs:
+        if [spec.name for spec in self.inputs] == [PACKED_INPUT] and PACKED_INPUT not in declared:
+            self._check_packed(self.inputs[0], features)
+        for spec in self.inputs if self._layout is None else ():
             feature = declared.get(spec.name)
             if feature is None:
                 raise InvalidPolicy(
@@ -150,16 +155,32 @@ class OnnxPolicy:
                 f"{advice.dtype}"
             )
         self._checked = True
-        zeros = {spec.name: np.zeros(spec.shape, spec.dtype) for spec in self.inputs}
-        self._run(zeros)  # onnxruntime sets up on its first run: time the second
+        zeros = {spec.name: np.zeros(spec.shape, spec.dtype) for spec in features}
+        self._run(self._feeds(zeros))  # onnxruntime sets up on its first run: time the second
         self(zeros)
+
+    def _check_packed(self, packed: TensorSpec, features: Sequence[TensorSpec]) -> None:
+        """Refuse a packed input that is not the task's features packed (float32, their total size)."""
+        layout = PackedLayout.of(features)
+        if packed.dtype != np.float32 or packed.shape != (layout.size,):
+            raise InvalidPolicy(
+                f"the model's input {PACKED_INPUT!r} is {packed.dtype} {list(packed.shape)} but the task's features "
+                f"packed are float32 [{layout.size}]: export the policy with the task's observation space"
+            )
+        self._layout = layout
+
+    def _feeds(self, observation: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The model's inputs from one observation: the packed vector, or the features it takes by name."""
+        if self._layout is not None:
+            return {PACKED_INPUT: self._layout.pack(observation)}
+        return {spec.name: np.ascontiguousarray(observation[spec.name]) for spec in self.inputs}
 
     def __call__(self, observation: dict[str, np.ndarray]) -> int | float:
         """The action for one observation; raises `InvalidPolicy` past the time cap."""
         if not self._checked:
             self.check_inputs([TensorSpec(name, value.dtype, value.shape) for name, value in observation.items()])
         started = time.thread_time()  # the caller's thread runs the model: CPU time, whatever the load
-        output = self._run(observation)
+        output = self._run(self._feeds(observation))
         seconds = time.thread_time() - started
         if seconds > self.limits.decision_seconds:
             raise InvalidPolicy(
@@ -169,9 +190,8 @@ class OnnxPolicy:
         value = output.reshape(-1)[0]
         return int(value) if np.issubdtype(value.dtype, np.integer) else float(value)
 
-    def _run(self, observation: dict[str, np.ndarray]) -> np.ndarray:
-        """The model's output on `observation` (its inputs taken by name)."""
-        feeds = {spec.name: np.ascontiguousarray(observation[spec.name]) for spec in self.inputs}
+    def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """The model's output on its inputs."""
         try:
             (output,) = self._session.run(None, feeds)
         except Exception as exc:  # onnxruntime raises its own exception classes

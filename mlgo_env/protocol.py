@@ -101,13 +101,13 @@ class ChannelHeader:
         return sum(f.nbytes for f in self.features)
 
     @functools.cached_property
-    def _record_dtype(self) -> np.dtype:
+    def record_dtype(self) -> np.dtype:
         """One observation record as a packed numpy structured type (one field per tensor)."""
         return np.dtype([(f.name, f.dtype, f.shape) for f in self.features])
 
     def decode(self, raw: bytes) -> dict[str, np.ndarray]:
         """Split one observation record's raw bytes into named, writable arrays (a fresh buffer)."""
-        record = np.frombuffer(bytearray(raw), dtype=self._record_dtype, count=1)[0]
+        record = np.frombuffer(bytearray(raw), dtype=self.record_dtype, count=1)[0]
         return {f.name: np.asarray(record[f.name]).reshape(f.shape) for f in self.features}
 
     def encode_advice(self, value: int | float | np.ndarray) -> bytes:
@@ -270,6 +270,18 @@ class Channel:
         while view:
             written = os.write(self._in_fd, view)
             view = view[written:]
+
+    def take_over(self) -> tuple[int, int, bytes]:
+        """Hand the pipes to another reader (the native rollout loop): ``(in_fd, out_fd, bytes read ahead)``."""
+        assert self.header is not None and self._in_fd is not None and self._out_fd is not None
+        pending = bytes(self._buffer)
+        self._buffer.clear()
+        return self._in_fd, self._out_fd, pending
+
+    def give_back(self, pending: bytes, eof: bool) -> None:
+        """Take the pipes back after `take_over`, with the bytes the other reader read ahead."""
+        self._buffer[:0] = pending
+        self._eof = self._eof or eof
 
     def close(self) -> None:
         """Close both ends and remove the FIFOs."""

@@ -7,19 +7,24 @@ what an instruction is and where a block's body ends.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import capstone
+import numpy as np
 from capstone import x86
 
 __all__ = [
     "Instruction",
+    "LiteBatch",
     "att_lines",
     "canonical_register",
     "decode",
+    "decode_lite_batch",
     "instruction_count",
     "strip_terminators",
 ]
@@ -211,3 +216,107 @@ def instruction_count(code: bytes) -> int:
         count += 1
         total += size
     return count + math.ceil((len(code) - total) / 4)
+
+
+@dataclass(frozen=True)
+class LiteBatch:
+    """The instructions of many blocks, decoded in one capstone call per run of decodable blocks.
+
+    Attributes:
+        block: [I] index of each instruction's block.
+        text: [I] each instruction's mnemonic and Intel-syntax operands as one NUL-padded record
+            (``numpy.void``; equal instructions have equal records, see `lite_text`).
+        ok: [B] the block decoded completely (instructions of other blocks are absent).
+    """
+
+    block: np.ndarray
+    text: np.ndarray
+    ok: np.ndarray
+
+
+_MNEMONIC = capstone._cs_insn.mnemonic
+_OP_STR = capstone._cs_insn.op_str
+_LITE = np.dtype(
+    {
+        "names": ["address", "size", "text"],
+        "formats": ["<u8", "<u2", f"V{_MNEMONIC.size + _OP_STR.size}"],
+        "offsets": [capstone._cs_insn.address.offset, capstone._cs_insn.size.offset, _MNEMONIC.offset],
+        "itemsize": ctypes.sizeof(capstone._cs_insn),
+    }
+)
+"""capstone's ``cs_insn`` as a NumPy record, laid out by capstone's own ctypes definition (its
+mnemonic and operand strings are adjacent: one ``text`` field)."""
+if _OP_STR.offset != _MNEMONIC.offset + _MNEMONIC.size:
+    raise ImportError("capstone's cs_insn no longer holds op_str right after mnemonic: update decode_lite_batch")
+
+
+def lite_text(text: bytes) -> tuple[str, str]:
+    """The mnemonic and operand string of one `LiteBatch.text` record."""
+    raw = bytes(text)
+    return raw[: _MNEMONIC.size].split(b"\0", 1)[0].decode(), raw[_MNEMONIC.size :].split(b"\0", 1)[0].decode()
+
+
+@functools.cache
+def _lite_disassembler() -> capstone.Cs:
+    return capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+
+
+def _disasm_records(code: bytes, address: int) -> np.ndarray:
+    """``cs_disasm`` of `code` (fast mode) straight into `_LITE` records: no Python object per instruction."""
+    insns = ctypes.POINTER(capstone._cs_insn)()
+    count = capstone._cs.cs_disasm(_lite_disassembler().csh, code, len(code), address, 0, ctypes.byref(insns))
+    if count <= 0:
+        return np.zeros(0, dtype=_LITE)
+    try:
+        raw = ctypes.string_at(insns, count * _LITE.itemsize)
+        return np.frombuffer(raw, dtype=_LITE).copy()
+    finally:
+        capstone._cs.cs_free(insns, count)
+
+
+def decode_lite_batch(blocks: Sequence[bytes]) -> LiteBatch:
+    """Mnemonics and operand text of every instruction of `blocks`, vectorised (no register details).
+
+    The blocks are decoded back to back as one buffer; a block whose bytes do not decode, or
+    whose last instruction runs into the next block, is marked not `ok` and decoding restarts at
+    the next block. Far faster than `decode` on blocks never seen before (no Python object, no
+    detail decoding per instruction).
+    """
+    starts = np.zeros(len(blocks) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in blocks], out=starts[1:])
+    buffer = b"".join(blocks)
+    ok = starts[1:] > starts[:-1]  # empty blocks have no instructions
+    owners, records, pos = [], [], 0
+    while pos < len(buffer):
+        recs = _disasm_records(buffer[pos:], pos)
+        address = recs["address"].astype(np.int64)
+        ends = address + recs["size"]
+        owner = np.searchsorted(starts, address, side="right") - 1
+        crossing = np.flatnonzero(ends > starts[owner + 1])
+        stop = int(crossing[0]) if len(crossing) else len(recs)
+        good_end = int(ends[stop - 1]) if stop else pos
+        if stop == len(recs) and good_end == len(buffer):
+            owners.append(owner)
+            records.append(recs)
+            break
+        broken = int(np.searchsorted(starts, good_end, side="right") - 1)  # the block decoding stopped in
+        ok[broken] = False
+        owners.append(owner[:stop])
+        records.append(recs[:stop])
+        pos = int(starts[broken + 1])
+    owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
+    text = np.concatenate(records)["text"] if records else np.zeros(0, dtype=_LITE)["text"]
+    keep = ok[owner]
+    return LiteBatch(owner[keep], _clear_after_nul(text[keep]), ok)
+
+
+def _clear_after_nul(text: np.ndarray) -> np.ndarray:
+    """`text` records with every byte after each string's terminating NUL zeroed.
+
+    capstone leaves whatever was in its buffers there; cleared, equal instructions have equal records.
+    """
+    chars = np.ascontiguousarray(text).view(np.uint8).reshape(len(text), -1).copy()
+    for field in (slice(0, _MNEMONIC.size), slice(_MNEMONIC.size, None)):
+        part = chars[:, field]
+        part[np.logical_or.accumulate(part == 0, axis=1)] = 0
+    return chars.view(text.dtype).reshape(-1)

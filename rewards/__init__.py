@@ -159,7 +159,7 @@ register("kernel-time", _Imported("rewards.kernel_time", "KernelTimeReward"))
 
 
 def _learned_model_shipped() -> bool:
-    """Whether the learned cost model's checkpoint is installed (found without importing torch)."""
+    """Whether a learned cost model (``fast-<mcpu>.npz``, one per CPU) is installed (found without importing torch)."""
     import importlib.util
     from pathlib import Path
 
@@ -167,9 +167,9 @@ def _learned_model_shipped() -> bool:
     locations = spec.submodule_search_locations if spec else None
     if not locations:
         return False
-    return (Path(locations[0]) / "blocks" / "data" / "costmodel.pt").is_file()
+    return any((Path(locations[0]) / "blocks" / "data").glob("fast-*.npz"))
 
 
-# Registered only when the trained model ships with the package; imported on first use (torch).
+# Registered only when a trained model ships with the package; imported on first use.
 if _learned_model_shipped():
     register("learned", _Imported("rewards.learned", "LearnedReward"))

@@ -1,17 +1,19 @@
 """Block throughput by the learned cost model: Σ over machine basic blocks of frequency × cycles.
 
 The model (`mlgo_env.blocks`) predicts the core cycles per iteration of a block run as a loop
-body on the CPU its training data was measured on (the shipped one: AMD Zen 4, ``znver4``, measured
-with the counter-free timing harness). Blocks are costed without their trailing jumps/returns, as
-they were measured. The reward is for one target CPU (default: this host); a model trained on
-another one is warned about, or refused with ``strict_cpu``.
+body on the CPU its training data was measured on, measured with the counter-free timing harness.
+The reward is for one target CPU (default: this host) and uses the shipped model of that CPU
+(`mlgo_env.blocks.predict.shipped_model`; ``znver4`` and ``znver1`` ship); a CPU without one is
+refused with how to measure and train one. A model given explicitly is checked against the
+target: warned about, or refused with ``strict_cpu``. Blocks are costed without their trailing
+jumps/returns, as they were measured.
 """
 
 from __future__ import annotations
 
 from mlgo_env.artifacts import Artifact, CompiledModule
 from mlgo_env.bbaddrmap import read_blocks
-from mlgo_env.blocks.predict import CostModel, shipped_model
+from mlgo_env.blocks.predict import CpuModel, shipped_model
 from mlgo_env.x86 import strip_terminators
 from rewards.base import TargetCpuReward
 from rewards.wire import MCPU, WireOption
@@ -24,15 +26,15 @@ class LearnedReward(TargetCpuReward):
 
     Frequencies are LLVM's block-frequency estimates from the address map (entry block = 1 in
     every function), as in the ``mca`` reward, so the two costs are comparable. Predictions are
-    batched over every block of the module; the model and its decoding caches are loaded once
-    per process. The number of blocks goes to ``module.extra["learned_blocks"]``, the target CPU
-    to ``module.extra["learned_mcpu"]``.
+    batched over every block of the module and memoised by block bytes for the life of the
+    process (a program variant costs only its new blocks). The number of blocks goes to
+    ``module.extra["learned_blocks"]``, the target CPU to ``module.extra["learned_mcpu"]``.
 
     Args:
-        model: a `CostModel`; None uses the shipped one.
+        model: a cost model (`CpuModel`); None uses the shipped model of `mcpu`.
         mcpu: LLVM's ``-mcpu`` name of the CPU the cost is for; None: this host's, resolved once.
-        strict_cpu: refuse (`machine.CpuMismatch`) a model trained on another CPU than `mcpu`
-            instead of warning.
+        strict_cpu: refuse (`machine.CpuMismatch`) a given model trained on another CPU than
+            `mcpu` instead of warning.
     """
 
     name = "learned"
@@ -40,21 +42,22 @@ class LearnedReward(TargetCpuReward):
     unit = "cycles"
     wire_options = {"mcpu": MCPU, "strict_cpu": WireOption(bool)}
 
-    def __init__(self, model: CostModel | None = None, mcpu: str | None = None, strict_cpu: bool = False) -> None:
+    def __init__(self, model: CpuModel | None = None, mcpu: str | None = None, strict_cpu: bool = False) -> None:
         super().__init__(mcpu)
         self._model = model
         self.strict_cpu = strict_cpu
         self._checked = False
 
     @property
-    def model(self) -> CostModel:
-        """The cost model (the shipped one unless given), checked once against `mcpu`.
+    def model(self) -> CpuModel:
+        """The cost model: the given one, checked once against `mcpu`, or the shipped one of `mcpu`.
 
         Raises:
-            machine.CpuMismatch: it was trained on another CPU and `strict_cpu` is set.
+            predict.NoModelForCpu: no model given and none ships for `mcpu`.
+            machine.CpuMismatch: the given model was trained on another CPU and `strict_cpu` is set.
         """
         if self._model is None:
-            self._model = shipped_model()
+            self._model = shipped_model(self.mcpu)
         if not self._checked:
             self._model.check_cpu(self.mcpu, strict=self.strict_cpu)
             self._checked = True

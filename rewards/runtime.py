@@ -1,169 +1,52 @@
-"""Measured runtime: the ground truth every other reward is judged against.
+"""Measured runtime: each variant timed interleaved with its baseline, reported as a ratio with its interval.
 
-Runtime on shared VMs is noisy (runs of one binary spread by up to tens of percent), so several
-binaries are measured interleaved (A B C A B C …, never A A A B B B, so a slow stretch of the
-machine hits them all alike), repeated, and summarised by their minimum (or median), with the
-spread between runs reported next to every figure.
+A variant's time alone says little on a shared VM (one binary's runs spread by tens of percent,
+and slow stretches last seconds). So the reward keeps a copy of each benchmark's baseline build
+(the first build of the benchmark it costs: the `mlgo_env.scoring.Scorer` costs LLVM's own build
+first) and times every later variant *together with it*, in interleaved, randomly ordered rounds
+until the ratio is known to the bound asked for or the budget is spent (`mlgo_env.timing`). The
+cost is the baseline's time × that ratio, so the reward (relative improvement) is exactly
+``1 - ratio``: a slow stretch of the machine no longer changes it.
 
-Two clocks: ``"wall"`` (elapsed time, what a user waits) and ``"cpu"`` (the program's user + system
-CPU time, from ``wait4``). On an idle machine they agree for single-threaded programs; on an
-oversubscribed one the wall clock also counts the time the program waited for a core, and the CPU
-clock is the steadier of the two.
+Two clocks: ``"cpu"`` (the program's user + system CPU time, from ``wait4``; the default: steady
+when the machine is oversubscribed) and ``"wall"`` (elapsed time, what a user waits).
 """
 
 from __future__ import annotations
 
-import os
-import statistics
-import subprocess
+import shutil
 import tempfile
 import threading
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+import weakref
 from pathlib import Path
-from typing import Literal
 
 from mlgo_env.artifacts import Artifact, CompiledModule
-from mlgo_env.errors import MlgoEnvError, ValidationFailed
+from mlgo_env.timing import Clock, ProgramFailed, StopRule, time_variants
 from rewards.base import Reward
 from rewards.wire import WireOption
 
-__all__ = ["Clock", "ProgramFailed", "RuntimeReward", "RuntimeStats", "measure_runtimes"]
-
-Clock = Literal["wall", "cpu"]
-
-
-class ProgramFailed(MlgoEnvError):
-    """The program exited with an error, was killed by a signal, or ran past its timeout."""
-
-
-@dataclass(frozen=True)
-class RuntimeStats:
-    """The times, in seconds, of repeated runs of one binary."""
-
-    samples: tuple[float, ...]
-
-    @property
-    def min(self) -> float:
-        """The fastest run: the least disturbed by other work on the machine."""
-        return min(self.samples)
-
-    @property
-    def median(self) -> float:
-        """The median run."""
-        return statistics.median(self.samples)
-
-    @property
-    def spread(self) -> float:
-        """Run-to-run noise: (slowest − fastest) / fastest; 0.05 means runs differed by 5%."""
-        return (max(self.samples) - self.min) / self.min if self.min > 0 else 0.0
-
-
-def measure_runtimes(
-    executables: Sequence[Path],
-    repeats: int = 5,
-    args: Sequence[str] = (),
-    cwd: Path | None = None,
-    timeout: float = 300.0,
-    expected_output: str | None = None,
-    warmup: int = 1,
-    clock: Clock = "wall",
-) -> list[RuntimeStats]:
-    """Times of `repeats` runs of each executable, interleaved round by round.
-
-    Args:
-        executables: the binaries to time (all run with the same arguments and directory).
-        repeats: measured runs of each binary.
-        args: command-line arguments.
-        cwd: directory the programs run in (their data files live there).
-        timeout: seconds one run may take.
-        expected_output: when set, every run's standard output must equal it.
-        warmup: unmeasured rounds first (page cache, CPU frequency).
-        clock: ``"wall"`` (elapsed) or ``"cpu"`` (user + system time of the program).
-
-    Returns:
-        One `RuntimeStats` per executable, in order.
-
-    Raises:
-        ValidationFailed: a run printed something other than `expected_output`.
-        ProgramFailed: a run exited non-zero, was killed, or ran past `timeout`.
-        ValueError: `repeats` < 1 or an unknown clock.
-    """
-    if repeats < 1:
-        raise ValueError(f"repeats must be at least 1, got {repeats}")
-    if clock not in ("wall", "cpu"):
-        raise ValueError(f"clock must be 'wall' or 'cpu', not {clock!r}")
-    samples: list[list[float]] = [[] for _ in executables]
-    for round_ in range(warmup + repeats):
-        for index, executable in enumerate(executables):
-            wall, cpu = _run_once(Path(executable), args, cwd, timeout, expected_output)
-            if round_ >= warmup:
-                samples[index].append(wall if clock == "wall" else cpu)
-    return [RuntimeStats(tuple(times)) for times in samples]
-
-
-def _run_once(
-    executable: Path,
-    args: Sequence[str],
-    cwd: Path | None,
-    timeout: float,
-    expected_output: str | None,
-) -> tuple[float, float]:
-    """Wall and CPU seconds of one run, after checking how it ended and what it printed.
-
-    The child is reaped with ``os.wait4`` (not by `subprocess`) to get its resource usage; its
-    output goes to files, so a program printing much cannot block on a full pipe.
-    """
-    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
-        start = time.perf_counter()
-        process = subprocess.Popen(
-            [str(executable.resolve()), *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr
-        )
-        killed = threading.Event()
-
-        def kill() -> None:
-            killed.set()
-            process.kill()
-
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(process.pid, 0)
-        finally:
-            timer.cancel()
-        wall = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        stdout.seek(0)
-        stderr.seek(0)
-        printed = stdout.read().decode(errors="replace")
-        errors = stderr.read().decode(errors="replace")
-    if killed.is_set():
-        raise ProgramFailed(f"{executable} ran past its {timeout:g} s timeout")
-    if process.returncode != 0:
-        raise ProgramFailed(f"{executable} exited with {process.returncode}; stderr:\n{errors[-2000:]}")
-    if expected_output is not None and printed != expected_output:
-        raise ValidationFailed(
-            f"{executable} printed {len(printed)} characters that differ from its reference "
-            f"output ({len(expected_output)} characters); the compiled program is wrong"
-        )
-    return wall, usage.ru_utime + usage.ru_stime
+__all__ = ["Clock", "ProgramFailed", "RuntimeReward"]
 
 
 class RuntimeReward(Reward):
-    """Time of the linked program: min (or median) of `repeats` runs, in seconds.
+    """Time of the linked program in seconds: its baseline's time × its measured ratio to the baseline.
 
-    The relative spread between runs goes to ``module.extra["runtime_noise"]`` and the runs to
-    ``module.extra["runtime_samples"]``. When the program has a reference output, every run is
-    checked against it.
+    The first module of each benchmark is its baseline (or the one `use_baseline` names): timed
+    alone and kept. Every later module is timed interleaved with it (`mlgo_env.timing.time_variants`);
+    ``module.extra`` receives ``runtime_ratio`` (the interval of variant / baseline),
+    ``runtime_resolvable`` (the interval excludes 1), ``runtime_rounds``, ``runtime_noise`` (the
+    variant's run-to-run spread) and ``runtime_samples``. When the program has a reference output,
+    every run is checked against it.
 
     Args:
-        repeats: measured runs.
-        statistic: ``"min"`` (least disturbed by other work) or ``"median"``.
+        repeats: measured rounds at least.
+        quantile: of a variant's runs, its time estimate (0: the fastest; low quantiles resist noise).
         timeout: seconds one run may take.
-        warmup: unmeasured runs first.
-        clock: ``"wall"`` (elapsed time) or ``"cpu"`` (the program's CPU time: steadier on a
-            loaded machine).
+        warmup: unmeasured rounds first.
+        clock: ``"cpu"`` (the program's CPU time: steadier on a loaded machine) or ``"wall"``.
+        halfwidth: stop adding rounds once the ratio is known to ± this (relative).
+        budget: seconds the timing of one variant (with its baseline) may take in all.
+        confidence: of the ratio's interval.
     """
 
     name = "runtime"
@@ -172,54 +55,103 @@ class RuntimeReward(Reward):
     platform_dependent = True
     unit = "s"
     wire_options = {
-        "repeats": WireOption(int, low=1, high=50),
-        "statistic": WireOption(str, choices=("min", "median")),
+        "repeats": WireOption(int, low=2, high=50),
+        "quantile": WireOption(float, low=0.0, high=0.5),
         "timeout": WireOption(float, low=0.1, high=3600.0, seconds=True),
         "warmup": WireOption(int, low=0, high=10),
         "clock": WireOption(str, choices=("wall", "cpu")),
+        "halfwidth": WireOption(float, low=0.001, high=0.5),
+        "budget": WireOption(float, low=1.0, high=3600.0, seconds=True),
+        "confidence": WireOption(float, low=0.5, high=0.999),
     }
 
     def __init__(
         self,
         repeats: int = 5,
-        statistic: Literal["min", "median"] = "min",
+        quantile: float = 0.2,
         timeout: float = 300.0,
         warmup: int = 1,
-        clock: Clock = "wall",
+        clock: Clock = "cpu",
+        halfwidth: float = 0.01,
+        budget: float = 60.0,
+        confidence: float = 0.95,
     ) -> None:
-        if statistic not in ("min", "median"):
-            raise ValueError(f"statistic must be 'min' or 'median', not {statistic!r}")
-        if repeats < 1:
-            raise ValueError(f"repeats must be at least 1, got {repeats}")
         if clock not in ("wall", "cpu"):
             raise ValueError(f"clock must be 'wall' or 'cpu', not {clock!r}")
-        self.repeats = repeats
-        self.statistic = statistic
+        if not 0 <= quantile < 1 or not 0 < confidence < 1 or timeout <= 0:
+            raise ValueError(
+                f"need 0 <= quantile < 1, 0 < confidence < 1 and timeout > 0; got {quantile}, {confidence}, {timeout}"
+            )
+        self.stop = StopRule(target_halfwidth=halfwidth, budget_s=budget, min_rounds=repeats, warmup=warmup)
+        self.quantile = quantile
         self.timeout = timeout
-        self.warmup = warmup
         self.clock: Clock = clock
+        self.confidence = confidence
+        self._baselines: dict[str, tuple[Path, float]] = {}
+        self._lock = threading.Lock()
+        self._store = Path(tempfile.mkdtemp(prefix="mlgo-runtime-baselines-"))
+        weakref.finalize(self, shutil.rmtree, self._store, True)
 
-    def cost(self, module: CompiledModule) -> float:
-        """Seconds the program takes (its min or median over the runs).
+    def use_baseline(self, module: CompiledModule) -> float:
+        """Keep a copy of `module`'s program as its benchmark's baseline; returns its time in seconds.
 
         Raises:
             ValueError: the module was not linked (no executable).
             ValidationFailed: the program printed something other than its reference output.
             ProgramFailed: the program crashed or timed out.
         """
+        executable = self._executable(module)
+        with self._lock:
+            copy = self._store / f"{len(self._baselines)}-{executable.name}"
+        shutil.copy2(executable, copy)
+        timing = time_variants(
+            {"baseline": copy}, stop=self.stop, clock=self.clock, quantile=self.quantile,
+            confidence=self.confidence, timeout=self.timeout, **self._how_to_run(module),
+        )  # fmt: skip
+        seconds = timing.seconds("baseline")
+        with self._lock:
+            self._baselines[module.benchmark] = (copy, seconds)
+        module.extra["runtime_noise"] = timing.spread("baseline")
+        module.extra["runtime_samples"] = timing.samples[0].tolist()
+        return seconds
+
+    def cost(self, module: CompiledModule) -> float:
+        """Seconds the program takes: its baseline's time × the measured ratio (see the class).
+
+        Raises:
+            ValueError: the module was not linked (no executable).
+            ValidationFailed: the program printed something other than its reference output.
+            ProgramFailed: the program (or its baseline) crashed or timed out.
+        """
+        with self._lock:
+            known = self._baselines.get(module.benchmark)
+        if known is None:
+            return self.use_baseline(module)
+        baseline, seconds = known
+        timing = time_variants(
+            {"baseline": baseline, "variant": self._executable(module)}, baseline="baseline", stop=self.stop,
+            clock=self.clock, quantile=self.quantile, confidence=self.confidence, timeout=self.timeout,
+            **self._how_to_run(module),
+        )  # fmt: skip
+        ratio = timing.ratio("variant")
+        module.extra["runtime_ratio"] = ratio.record()
+        module.extra["runtime_resolvable"] = ratio.resolvable
+        module.extra["runtime_rounds"] = timing.rounds
+        module.extra["runtime_noise"] = timing.spread("variant")
+        module.extra["runtime_samples"] = timing.samples[timing.index("variant")].tolist()
+        return seconds * ratio.estimate
+
+    @staticmethod
+    def _executable(module: CompiledModule) -> Path:
         if module.executable_path is None:
             raise ValueError(f"{module.benchmark}: the runtime reward needs the linked program")
+        return module.executable_path
+
+    @staticmethod
+    def _how_to_run(module: CompiledModule) -> dict:
         program = module.program
-        (stats,) = measure_runtimes(
-            [module.executable_path],
-            repeats=self.repeats,
-            args=program.run_args if program else (),
-            cwd=program.directory if program and program.directory else module.workdir,
-            timeout=self.timeout,
-            expected_output=program.expected_output if program else None,
-            warmup=self.warmup,
-            clock=self.clock,
-        )
-        module.extra["runtime_noise"] = stats.spread
-        module.extra["runtime_samples"] = list(stats.samples)
-        return stats.min if self.statistic == "min" else stats.median
+        return {
+            "args": program.run_args if program else (),
+            "cwd": program.directory if program and program.directory else module.workdir,
+            "expected_output": program.expected_output if program else None,
+        }

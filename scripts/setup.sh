@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs whatever is missing for mlgo-env, idempotently: Debian's LLVM 19 and 22 tools, one MLIR,
-# valgrind and csmith, a virtual environment in .venv, and the project with its pinned dependencies.
+# valgrind and csmith, bear and dpkg-dev (corpus fetch), a virtual environment in .venv, and the project
+# with its pinned dependencies.
 # Usage: scripts/setup.sh [EXTRAS]   (default extras: agents,costmodel,distributed,dev)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-agents,costmodel,distributed,dev}"
 
-packages=(clang-19 llvm-19 lld-19 clang-22 llvm-22 lld-22 valgrind csmith libcsmith-dev)
+packages=(clang-19 llvm-19 lld-19 clang-22 llvm-22 lld-22 valgrind csmith libcsmith-dev bear dpkg-dev)
 # Debian's MLIR packages of two versions exclude each other (installing one removes the other):
 # keep the MLIR that is installed, and install MLIR 19 only when there is none.
 mlir=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 'libmlir-[0-9]*' 2>/dev/null |
@@ -38,7 +39,7 @@ fi
 # torch is pinned to the CPU build (plain `torch` pulls a multi-GB CUDA build); installing it
 # first keeps pip from resolving another torch for the extras.
 stamp=.venv/.mlgo-env-installed
-want="$(cat pyproject.toml | sha256sum | cut -c1-16) $extras"
+want="$(cat pyproject.toml setup.py mlgo_env/_native/*.c | sha256sum | cut -c1-16) $extras"  # setup.py builds the native loop
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing mlgo-env[$extras] into .venv"
   .venv/bin/python -m pip install -q --upgrade pip

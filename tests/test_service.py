@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mlgo_env.errors import (
@@ -18,6 +19,7 @@ from mlgo_env.errors import (
     ServiceUnavailable,
     SessionNotFound,
 )
+from mlgo_env.service import convert
 from mlgo_env.service.client import ServiceConnection
 from mlgo_env.service.proto import pb
 from mlgo_env.service.server import ServiceConfig, start_server
@@ -111,7 +113,7 @@ def test_shutdown_closes_every_session(mini_corpus, child_compilers) -> None:
     workdirs = []
     for name in ("sha256", "nbody"):
         reply = _start(client, name)
-        workdirs.append(servicer._sessions[reply.session_id].compile.workdir)
+        workdirs.append(servicer.sessions.get(reply.session_id).compile.workdir)
     assert len(child_compilers()) == 2
     servicer.shutdown()
     server.stop(0)
@@ -157,10 +159,74 @@ def test_rollout_builtin_policies(client: ServiceConnection, policy: str) -> Non
     reply = client.call("Rollout", request)
     decisions = reply.result.decisions
     assert decisions > 0 and reply.actions.spec.shape == [decisions]
-    features = {t.spec.name: list(t.spec.shape) for t in reply.observations}
-    assert features["callee_basic_block_count"] == [decisions, 1]
-    if policy == "llvm-default":
-        assert "inlining_default" in features
+    features = {t.spec.name: convert.array_from_pb(t) for t in reply.observations}
+    assert features["callee_basic_block_count"].shape == (decisions, 1)
+    actions = convert.array_from_pb(reply.actions)
+    if policy == "always":
+        assert (actions == 1).all()
+    elif policy == "never":
+        assert (actions == 0).all()
+    elif policy == "random":
+        assert set(actions.tolist()) == {0, 1}
+    else:  # LLVM's own decision, repaired on LLVM 19: the plain compile, so no size change
+        np.testing.assert_array_equal(actions, features["inlining_default"][:, 0])
+        assert 0 < actions.sum() < decisions
+        assert reply.result.reward == 0.0
+
+
+def test_rollout_replays_actions(client: ServiceConnection) -> None:
+    config = pb.CompileConfig(task="inlining", rewards=[pb.RewardSpec(name="size")])
+    llvm = client.call(
+        "Rollout", pb.RolloutRequest(benchmark="huffman", config=config, policy=convert.policy_to_pb("llvm-default"))
+    )
+    actions = convert.array_from_pb(llvm.actions)
+    request = pb.RolloutRequest(benchmark="huffman", config=config, policy=convert.policy_to_pb(actions))
+    replayed = client.call("Rollout", request)
+    np.testing.assert_array_equal(convert.array_from_pb(replayed.actions), actions)
+    assert replayed.result.reward == 0.0 and replayed.result.text_size == llvm.result.text_size
+    request.policy.CopyFrom(convert.policy_to_pb(np.full_like(actions, 2)))
+    with pytest.raises(InvalidAction, match="0 .do not inline. or 1"):
+        client.call("Rollout", request)
+    request.policy.CopyFrom(convert.policy_to_pb(actions[:-1]))
+    with pytest.raises(InvalidAction, match="compiler asks more"):
+        client.call("Rollout", request)
+
+
+def test_episode_stream_is_the_step_calls(client: ServiceConnection) -> None:
+    start = pb.StartSessionRequest(benchmark="nbody", config=pb.CompileConfig(task="regalloc_eviction"))
+    unary = client.call("StartSession", start)
+    stream = client.episode(start)
+    assert stream.started.observation.raw == unary.observation.raw and stream.started.session_id != unary.session_id
+    header = convert.header_from_pb(list(unary.features), unary.advice)
+    observation, steps = stream.started.observation, 0
+    while True:  # evict nothing (the last legal candidate), on both
+        mask = convert.observation_from_pb(observation, header)["mask"].reshape(-1)
+        action = pb.Action(index=int(np.flatnonzero(mask)[-1]))
+        by_call = client.call("Step", pb.StepRequest(session_id=unary.session_id, action=action))
+        by_stream = stream.step(action)
+        steps += 1
+        assert by_stream.done == by_call.done and by_stream.observation.raw == by_call.observation.raw
+        if by_stream.done:
+            break
+        observation = by_stream.observation
+    assert by_stream.result.decisions == by_call.result.decisions == steps
+    assert by_stream.result.text_size == by_call.result.text_size
+    stream.close()  # the session outlives its stream
+    assert client.call("Validate", pb.ValidateRequest(session_id=stream.started.session_id)).ok
+    for session in (unary.session_id, stream.started.session_id):
+        client.call("EndSession", pb.EndSessionRequest(session_id=session))
+
+
+def test_episode_stream_errors(client: ServiceConnection) -> None:
+    start = pb.StartSessionRequest(benchmark="sha256", config=pb.CompileConfig(task="inlining"))
+    with pytest.raises(BenchmarkNotFound):
+        client.episode(pb.StartSessionRequest(benchmark="nope", config=start.config))
+    stream = client.episode(start)
+    with pytest.raises(InvalidAction):  # ends the stream; nothing was sent, the session goes on by Step
+        stream.step(pb.Action(index=7))
+    session = stream.started.session_id
+    assert not client.call("Step", pb.StepRequest(session_id=session, action=pb.Action(index=0))).done
+    client.call("EndSession", pb.EndSessionRequest(session_id=session))
 
 
 def test_validate_after_episode(client: ServiceConnection) -> None:
@@ -192,7 +258,7 @@ def test_each_session_keeps_its_own_timeouts(mini_corpus) -> None:
         client.call("Rollout", pb.RolloutRequest(benchmark="sha256", policy=pb.Policy(builtin="never"),
                                                  config=pb.CompileConfig(task="inlining", rewards=size)))  # fmt: skip
         reply = _start(client, rewards=size, decision_timeout_s=1.5, compile_timeout_s=30)
-        options = servicer._sessions[reply.session_id].compile.options
+        options = servicer.sessions.get(reply.session_id).compile.options
         assert (options.decision_timeout, options.compile_timeout) == (1.5, 30)
     finally:
         client.close()

@@ -24,7 +24,7 @@ import rewards
 from mlgo_env.artifacts import CompiledModule
 from mlgo_env.corpus import Corpus
 from mlgo_env.distributed.actors import backing_off
-from mlgo_env.errors import PermissionDenied, ServiceBusy, ServiceUnavailable
+from mlgo_env.errors import PermissionDenied, ServiceBusy, ServiceError, ServiceUnavailable
 from mlgo_env.service.client import ServiceConnection
 from mlgo_env.service.proto import pb
 from mlgo_env.service.security import check_listening, is_loopback
@@ -86,7 +86,7 @@ def _fds_under(directory: Path) -> list[str]:
 
 
 def _assert_nothing_left(servicer: CompilerServicer, workdir: Path, child_compilers: Callable[[], list[int]]) -> None:
-    assert servicer.active_sessions == 0 and servicer._busy == 0
+    assert servicer.active_sessions == 0 and servicer.sessions.slots_in_use == 0
     assert child_compilers() == []
     assert list(workdir.iterdir()) == []
     assert _fds_under(workdir) == []
@@ -142,7 +142,7 @@ def test_client_timeouts_past_the_service_limit_are_refused(
             _start(client, **{field: value})
         _assert_nothing_left(servicer, workdir, child_compilers)
         reply = _start(client, **{field: 20.0})  # within the limit: kept
-        options = servicer._sessions[reply.session_id].compile.options
+        options = servicer.sessions.get(reply.session_id).compile.options
         assert getattr(options, field.removesuffix("_s")) == 20.0
         client.call("EndSession", pb.EndSessionRequest(session_id=reply.session_id))
 
@@ -237,6 +237,15 @@ def test_loopback_tcp_needs_a_token_unless_insecure(mini_corpus: Corpus) -> None
                 client.version()
         with _client(address, token="s3cret") as client:
             assert client.version().service_version
+        start = pb.StartSessionRequest(benchmark="sha256", config=_config())
+        for token in ("", "wrong"):  # the Episode stream is refused the same way
+            with _client(address, token=token) as client, pytest.raises(PermissionDenied, match="token"):
+                client.episode(start)
+        with _client(address, token="s3cret") as client:
+            stream = client.episode(start)
+            assert stream.started.observation.raw
+            stream.close()
+            client.call("EndSession", pb.EndSessionRequest(session_id=stream.started.session_id))
 
 
 def test_a_unix_socket_others_can_reach_needs_a_token(mini_corpus: Corpus, tmp_path: Path) -> None:
@@ -357,6 +366,8 @@ def test_rollout_shares_the_budget_and_validate_runs_in_its_session(mini_corpus:
             client.call("Rollout", rollout)
         with pytest.raises(ServiceBusy):
             client.call("GetSpaces", pb.GetSpacesRequest(task="regalloc_eviction"))  # a compile too
+        with pytest.raises(ServiceBusy):  # an Episode stream takes its slot too
+            client.episode(pb.StartSessionRequest(benchmark="sha256", config=_config()))
         _finish(client, session)
         assert client.call("Validate", pb.ValidateRequest(session_id=session)).ok
         client.call("EndSession", pb.EndSessionRequest(session_id=session))
@@ -423,14 +434,14 @@ def test_end_session_waits_for_the_step_in_progress(
     workdir.mkdir()
     with _service(mini_corpus, workdir=workdir, insecure=True) as (servicer, address), _client(address) as client:
         first = _start(client, rewards=[_reward("gated")]).session_id
-        channel = servicer._sessions[first].compile.channel
+        channel = servicer.sessions.get(first).compile.channel
         fifos = {channel._in_fd: str(channel.in_path), channel._out_fd: str(channel.out_path)}
         stepping, outcome = _step_in_background(client, first)
         assert gated.entered.wait(60)  # the last step is computing its reward
         ending = threading.Thread(target=client.call, args=("EndSession", pb.EndSessionRequest(session_id=first)))
         ending.start()
         time.sleep(0.5)
-        assert ending.is_alive() and servicer._sessions[first].compile.workdir.exists()
+        assert ending.is_alive() and servicer.sessions.get(first).compile.workdir.exists()
         second = _start(client, benchmark="nbody")  # opens descriptors while the first session waits to end
         assert {fd: os.readlink(f"/proc/self/fd/{fd}") for fd in fifos} == fifos  # none of them reused
         gated.gate.set()
@@ -444,11 +455,24 @@ def test_end_session_waits_for_the_step_in_progress(
         _assert_nothing_left(servicer, workdir, child_compilers)
 
 
+def test_the_reaper_ends_an_idle_episode_stream(mini_corpus: Corpus) -> None:
+    # An open stream holds a worker thread: reaping its session cancels it (a client that kept it
+    # open and idle would otherwise hold the thread until it sent again).
+    with _service(mini_corpus, insecure=True, idle_timeout=0.4) as (servicer, address), _client(address) as client:
+        stream = client.episode(pb.StartSessionRequest(benchmark="sha256", config=_config()))
+        deadline = time.monotonic() + 10
+        while servicer.active_sessions and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert servicer.active_sessions == 0
+        with pytest.raises(ServiceError, match="CANCELLED"):  # not SessionNotFound: the stream ended with the session
+            stream.step(pb.Action(index=0))
+
+
 def test_the_reaper_leaves_a_session_in_a_long_request_alone(mini_corpus: Corpus, gated) -> None:
     idle = 0.3
     with _service(mini_corpus, insecure=True, idle_timeout=idle) as (servicer, address), _client(address) as client:
         session = _start(client, rewards=[_reward("gated")]).session_id
-        workdir = servicer._sessions[session].compile.workdir
+        workdir = servicer.sessions.get(session).compile.workdir
         stepping, outcome = _step_in_background(client, session)
         assert gated.entered.wait(60)
         time.sleep(5 * idle)  # the reaper looked about 20 times meanwhile
@@ -474,7 +498,7 @@ def test_sessions_work_with_descriptors_above_1024(mini_corpus: Corpus) -> None:
             filler.append(os.open(os.devnull, os.O_RDONLY))
         with _service(mini_corpus, insecure=True) as (servicer, address), _client(address) as client:
             session = _start(client).session_id
-            assert servicer._sessions[session].compile.channel._out_fd > 1024
+            assert servicer.sessions.get(session).compile.channel._out_fd > 1024
             assert _finish(client, session).result.decisions > 0
     finally:
         for fd in filler:

@@ -1,9 +1,16 @@
 """Compares cost models on held-out measured blocks.
 
-The learned model, llvm-mca, OSACA, the bag-of-mnemonics baseline, and the measurement floor
-(repeatability), on the same rows, with each model's blocks per second. The rows' CPU (their
-``cpu`` column) is the target: llvm-mca and OSACA model it, and a learned model trained on another
-CPU is warned about (or refused).
+The learned models (the shipped fast model of the rows' CPU, and the transformer where it was
+trained on that CPU), llvm-mca, OSACA, the bag-of-mnemonics baseline, and the measurement floor
+(repeatability), on the same rows: overall, for register-only and memory-touching blocks apart,
+and per application; with each model's blocks per second. The rows' CPU (their ``cpu`` column)
+is the target: llvm-mca and OSACA model it, and a learned model trained on another CPU is warned
+about (or refused).
+
+Speed is first-sight speed: the fast model starts with empty memo and parse caches, and is
+compared with llvm-mca run the fastest way it can run, every block a region of one process at
+100 iterations (`mca_batched_speed`; the accuracy figures use `mlgo_env.mca.McaBlockModel`, which
+runs up to 1,000 iterations so that pipeline fill does not skew short blocks).
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ import csv
 import dataclasses
 import functools
 import random
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,12 +32,14 @@ from rich.table import Table
 
 from mlgo_env import x86
 from mlgo_env.blocks.dataset import MeasuredBlock, measured_on, read_measured, split_by_application
+from mlgo_env.blocks.features import clear_caches
 from mlgo_env.blocks.metrics import Accuracy, accuracy, repeatability
-from mlgo_env.blocks.predict import SHIPPED_CHECKPOINT, CostModel
+from mlgo_env.blocks.predict import SHIPPED_CHECKPOINT, CostModel, load_model, shipped_model
 from mlgo_env.blocks.train import decode_rows
 from mlgo_env.machine import UNKNOWN, is_mcpu
+from mlgo_env.toolchain import get_toolchain
 
-__all__ = ["OSACA_ARCHS", "Evaluation", "ModelResult", "osaca_cycles"]
+__all__ = ["OSACA_ARCHS", "Evaluation", "ModelResult", "mca_batched_speed", "osaca_cycles"]
 
 OSACA_ARCHS = {
     "znver1": "zen1", "znver2": "zen2", "znver3": "zen3", "znver4": "zen4",
@@ -85,6 +96,23 @@ def osaca_cycles(code: bytes, arch: str) -> float:
     return float(max(max(ports), lcd))
 
 
+def mca_batched_speed(blocks: Sequence[bytes], mcpu: str, iterations: int = 100) -> float:
+    """Blocks per second of llvm-mca with every block a region of one process (its fastest use).
+
+    Includes writing the AT&T text (capstone) and parsing nothing: the output is discarded.
+    """
+    start = time.perf_counter()
+    regions = [x86.att_lines(b, partial=True) or ["nop"] for b in blocks]
+    text = "".join(f"# LLVM-MCA-BEGIN b{k}\n" + "\n".join(r) + "\n# LLVM-MCA-END\n" for k, r in enumerate(regions))
+    with tempfile.NamedTemporaryFile("w", suffix=".s") as f:
+        f.write(text)
+        f.flush()
+        cmd = [str(get_toolchain().tool("llvm-mca")), f"-mcpu={mcpu}", f"--iterations={iterations}", "--json",
+               "--resource-pressure=false", "--instruction-info=false", f.name]  # fmt: skip
+        subprocess.run(cmd, capture_output=True, check=True)
+    return len(blocks) / (time.perf_counter() - start)
+
+
 def _timed(
     predict: Callable[[list[bytes]], Sequence[float] | np.ndarray], blocks: list[bytes]
 ) -> tuple[np.ndarray, float]:
@@ -119,6 +147,14 @@ class Evaluation:
         self.model_cpu = UNKNOWN
         self.measured = np.array([r.throughput for r in self.rows])
         self.results: dict[str, ModelResult] = {}
+        self.predictions: dict[str, np.ndarray] = {}
+        """Cycles per 100 iterations of each model (OSACA: NaN where it gave none)."""
+        self.mca_batched_blocks_per_s: float | None = None
+        self.learned_memoised_blocks_per_s: float | None = None
+        self.memory = np.array(
+            [any(i.touches_memory for i in x86.decode(bytes.fromhex(r.hex)) or []) for r in self.rows]
+        )
+        """Rows whose block reads or writes memory (the others are register-only)."""
 
     @classmethod
     def from_data(
@@ -191,31 +227,44 @@ class Evaluation:
     def run(self, checkpoint: Path | None = None, osaca_rows: int | None = None, strict_cpu: bool = False) -> None:
         """Predicts every row with each model and records accuracy and blocks per second.
 
-        The rows' CPU is the target: the learned model's CPU is checked against it (a warning, or
-        `machine.CpuMismatch` with `strict_cpu`), and llvm-mca and OSACA model it (llvm-mca models
-        the host when the rows do not name a CPU; OSACA runs only for CPUs it has a model of).
-        llvm-mca runs without its on-disk cache (a fresh in-memory one), so its speed is its own;
-        the learned model starts with cold decoding caches too. OSACA is slow (a Python model per
-        block): `osaca_rows` limits it to the first rows of a seeded shuffle, and rows it cannot
-        model (an exception, or 0 cycles when it knows none of the instruction forms) are left out
-        of its accuracy (its ``rows`` says how many remain).
+        The rows' CPU is the target: the learned model is its shipped fast model (or `checkpoint`,
+        checked against it: a warning, or `machine.CpuMismatch` with `strict_cpu`); the shipped
+        transformer is compared too where it was trained on that CPU. llvm-mca and OSACA model it
+        (llvm-mca models the host when the rows do not name a CPU; OSACA runs only for CPUs it has
+        a model of). llvm-mca runs without its on-disk cache (a fresh in-memory one); the fast
+        model starts with empty caches. OSACA is slow (a Python model per block): `osaca_rows`
+        limits it to the first rows of a seeded shuffle, and rows it cannot model (an exception,
+        or 0 cycles when it knows none of the instruction forms) are left out of its accuracy
+        (its ``rows`` says how many remain).
+
+        Raises:
+            predict.NoModelForCpu: no `checkpoint` and no shipped model of the rows' CPU.
         """
         from mlgo_env.mca import McaBlockModel, McaCache
 
         blocks = [bytes.fromhex(r.hex) for r in self.rows]
-        learned = CostModel(checkpoint or SHIPPED_CHECKPOINT)
+        clear_caches()
+        learned = load_model(checkpoint) if checkpoint else shipped_model.__wrapped__(self.cpu)  # a fresh one
         learned.check_cpu(self.cpu, strict=strict_cpu)
         self.model_cpu = learned.cpu or UNKNOWN
-        pred, speed = _timed(learned.cycles, blocks)
-        name = f"learned (trained on {self.model_cpu})"
-        self.results["learned"] = ModelResult(name, accuracy(100 * pred, self.measured), speed)
+        self._add("learned", f"learned, {learned.path.name} (trained on {self.model_cpu})", learned.cycles, blocks)
+        self.learned_memoised_blocks_per_s = _timed(learned.cycles, blocks)[1]  # the same blocks again
+        if checkpoint is None and SHIPPED_CHECKPOINT.exists():
+            transformer = CostModel(SHIPPED_CHECKPOINT)
+            if transformer.cpu == self.cpu:
+                self._add("transformer", f"transformer, {SHIPPED_CHECKPOINT.name} (slow)", transformer.cycles, blocks)
         mca = McaBlockModel(mcpu=self.cpu if is_mcpu(self.cpu) else None, cache=McaCache(None))
-        pred, speed = _timed(mca.cycles, blocks)
-        name = f"llvm-mca-19 -mcpu={mca.mcpu}"
-        self.results["llvm-mca"] = ModelResult(name, accuracy(100 * pred, self.measured), speed)
+        self._add("llvm-mca", f"llvm-mca-19 -mcpu={mca.mcpu}", mca.cycles, blocks)
+        self.mca_batched_blocks_per_s = mca_batched_speed(blocks, mca.mcpu)
         if self.gbt is not None:
+            self.predictions["gbt"] = self.gbt
             self.results["gbt"] = ModelResult("bag-of-mnemonics GBT", accuracy(self.gbt, self.measured), None)
         self._run_osaca(blocks, osaca_rows)
+
+    def _add(self, key: str, name: str, predict: Callable[[list[bytes]], Any], blocks: list[bytes]) -> None:
+        pred, speed = _timed(predict, blocks)
+        self.predictions[key] = 100 * pred
+        self.results[key] = ModelResult(name, accuracy(100 * pred, self.measured), speed)
 
     def _run_osaca(self, blocks: list[bytes], rows: int | None) -> None:
         arch = OSACA_ARCHS.get(self.cpu)
@@ -241,6 +290,8 @@ class Evaluation:
         speed = len(idx) / max(time.perf_counter() - start, 1e-9)
         if ok:
             self.results["osaca"] = ModelResult(f"OSACA {arch}", accuracy(pred, self.measured[ok]), speed)
+            self.predictions["osaca"] = np.full(len(blocks), np.nan)
+            self.predictions["osaca"][ok] = pred
 
     def floor(self) -> dict[str, float]:
         """Repeatability of the measurements of these rows (see `metrics.repeatability`)."""
@@ -248,13 +299,45 @@ class Evaluation:
         b = [r.est_b for r in self.rows if r.est_b is not None]
         return repeatability(a, b)
 
+    def _breakdown(self, mask: np.ndarray) -> dict[str, dict[str, float]]:
+        """Each model's mape and kendall_tau on the rows of `mask` (and how many it predicted)."""
+        out: dict[str, dict[str, float]] = {}
+        for name, pred in self.predictions.items():
+            keep = mask & ~np.isnan(pred)
+            if keep.sum() >= 2:
+                a = accuracy(pred[keep], self.measured[keep])
+                out[name] = {"mape": a.mape, "kendall_tau": a.kendall_tau, "rows": a.rows}
+        a_rows = [r for r, m in zip(self.rows, mask, strict=True) if m and r.est_a is not None and r.est_b is not None]
+        if a_rows:
+            out["floor"] = {**repeatability([r.est_a for r in a_rows], [r.est_b for r in a_rows]),  # type: ignore[misc]
+                            "rows": len(a_rows)}  # fmt: skip
+        return out
+
     def summary(self) -> dict[str, object]:
-        """The benchmark's JSON: one entry per model, ``floor``, ``rows``, ``cpu`` (the rows') and ``model_cpu``."""
+        """The benchmark's JSON.
+
+        One entry per model (``mape``, ``kendall_tau``, ...), ``floor``, ``rows``, ``cpu`` (the
+        rows'), ``model_cpu``, ``speed`` (``learned_blocks_per_s``, ``mca_batched_blocks_per_s``,
+        ``ratio``, and ``learned_memoised_blocks_per_s``: the same blocks a second time),
+        ``by_kind`` (``register_only`` and ``memory``: each model's accuracy and the floor) and
+        ``per_app`` (the same per application).
+        """
         out: dict[str, object] = {name: res.to_json() for name, res in self.results.items()}
         out["floor"] = self.floor()
         out["rows"] = len(self.rows)
         out["cpu"] = self.cpu
         out["model_cpu"] = self.model_cpu
+        learned = self.results.get("learned")
+        if learned is not None and learned.blocks_per_s and self.mca_batched_blocks_per_s:
+            out["speed"] = {
+                "learned_blocks_per_s": learned.blocks_per_s,
+                "mca_batched_blocks_per_s": self.mca_batched_blocks_per_s,
+                "ratio": learned.blocks_per_s / self.mca_batched_blocks_per_s,
+                "learned_memoised_blocks_per_s": self.learned_memoised_blocks_per_s,
+            }
+        out["by_kind"] = {"register_only": self._breakdown(~self.memory), "memory": self._breakdown(self.memory)}
+        apps = np.array([sorted(r.apps)[0] for r in self.rows])
+        out["per_app"] = {app: self._breakdown(apps == app) for app in sorted(set(apps.tolist()))}
         return out
 
     def table(self) -> Table:

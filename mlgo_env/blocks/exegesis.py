@@ -18,7 +18,14 @@ from mlgo_env.errors import MlgoEnvError
 from mlgo_env.toolchain import get_toolchain
 from mlgo_env.x86 import decode
 
-__all__ = ["CountersUnavailable", "counters_available", "measure_exegesis", "require_counters", "snippet"]
+__all__ = [
+    "CountersUnavailable",
+    "choose_backend",
+    "counters_available",
+    "measure_exegesis",
+    "require_counters",
+    "snippet",
+]
 
 REG_INIT = 0x2324000
 """Start value of every register read (the harness's value, so both back ends agree)."""
@@ -82,6 +89,25 @@ def require_counters() -> None:
             f"llvm-exegesis cannot read hardware performance counters on this machine ({why}). "
             "Use the counter-free timing harness instead: `mlgo-env blocks measure --backend harness`."
         )
+
+
+def choose_backend(backend: str) -> str:
+    """The measuring back end to use: ``"exegesis"`` or ``"harness"``.
+
+    ``"auto"`` picks llvm-exegesis where hardware counters work and the timing harness elsewhere.
+
+    Raises:
+        CountersUnavailable: ``"exegesis"`` was asked for and there are no counters.
+        ValueError: an unknown back end.
+    """
+    if backend == "auto":
+        return "exegesis" if counters_available()[0] else "harness"
+    if backend == "exegesis":
+        require_counters()
+        return backend
+    if backend == "harness":
+        return backend
+    raise ValueError(f"unknown backend {backend!r}: use 'auto', 'harness' or 'exegesis'")
 
 
 def measure_exegesis(code: bytes) -> float:

@@ -40,6 +40,7 @@ from mlgo_env.x86 import Instruction, decode
 
 __all__ = [
     "BACKEND",
+    "EXEGESIS_BACKEND",
     "MAX_DISAGREEMENT",
     "Harness",
     "IssueBound",
@@ -56,6 +57,8 @@ logger = logging.getLogger(__name__)
 
 BACKEND = "tsc-harness"
 """Name of this back end in measured rows."""
+EXEGESIS_BACKEND = "llvm-exegesis"
+"""Name of the counter-based back end (`exegesis`) in measured rows."""
 _SOURCE = Path(__file__).with_name("harness") / "harness.c"
 HARNESS_FEATURES = frozenset({"avx", "avx512", "rdtscp"})
 """Features the harness uses when the CPU has them, and can be told to avoid."""
@@ -376,6 +379,23 @@ def _measure_chunk(harness: Harness, chunk: list[_Block], passes: int, cpu: int 
     return verdicts
 
 
+def _measure_chunk_exegesis(chunk: list[_Block], judge: Judge) -> list[Measurement | Rejection]:
+    """Measures a chunk with llvm-exegesis (hardware counters): two runs per block, two estimates."""
+    from mlgo_env.blocks.exegesis import measure_exegesis
+    from mlgo_env.errors import MlgoEnvError
+
+    verdicts: list[Measurement | Rejection] = []
+    for block in chunk:
+        try:
+            runs = [measure_exegesis(bytes.fromhex(block.hex)) for _ in range(2)]
+        except MlgoEnvError as exc:
+            verdicts.append(Rejection(block.hex, f"llvm-exegesis: {exc}"))
+            continue
+        block.passes = [PassResult(k, "ok", cycles, 1.0, 0, 0) for k, cycles in enumerate(runs)]
+        verdicts.append(judge.verdict(block.hex, block.instructions, block.passes))
+    return verdicts
+
+
 def _worker_cpus(workers: int, cpu: CpuInfo) -> list[int]:
     """The CPUs the `workers` harness processes are pinned to: distinct ones this process may use."""
     allowed = list(cpu.allowed_cpus)
@@ -393,8 +413,9 @@ def measure_blocks(
     on_chunk: Callable[[list[Measurement | Rejection]], None] | None = None,
     judge: Judge | None = None,
     harness: Harness | None = None,
+    backend: str = "harness",
 ) -> list[Measurement | Rejection]:
-    """Measures blocks with the timing harness, in parallel over `workers` cores.
+    """Measures blocks with the timing harness (or llvm-exegesis), in parallel over `workers` cores.
 
     Blocks the harness cannot time (see `isa.reject_reason`, `missing_extension`) are rejected
     before running; figures `judge` doubts are measured again, then rejected with the reason.
@@ -410,6 +431,8 @@ def measure_blocks(
         judge: decides which figures are kept (default: the host CPU's issue-width bound and
             `MAX_DISAGREEMENT`).
         harness: the timing harness (default: built for this machine).
+        backend: "harness" (TSC, no counters needed) or "exegesis" (llvm-exegesis with its
+            register and memory annotations; needs hardware counters, see `exegesis.choose_backend`).
 
     Returns:
         One `Measurement` or `Rejection` per block, in input order of completed chunks.
@@ -418,7 +441,9 @@ def measure_blocks(
         raise ValueError(f"passes must be even and at least 2 (two independent estimates), not {passes}")
     cpu = host()
     judge = judge or Judge(IssueBound.for_cpu(cpu.mcpu))
-    harness = harness or Harness()
+    if backend not in ("harness", "exegesis"):
+        raise ValueError(f"unknown backend {backend!r}: use 'harness' or 'exegesis'")
+    harness = (harness or Harness()) if backend == "harness" else None
     static: list[Measurement | Rejection] = []
     runnable: list[_Block] = []
     for h in hexes:
@@ -439,6 +464,8 @@ def measure_blocks(
     def run(chunk: list[_Block]) -> list[Measurement | Rejection]:
         core = free_cpus.get()
         try:
+            if harness is None:
+                return _measure_chunk_exegesis(chunk, judge)
             return _measure_chunk(harness, chunk, passes, core, judge)
         finally:
             free_cpus.put(core)
@@ -465,13 +492,17 @@ class MeasuredWriter:
         path: the measured CSV.
         sources: per hex, ``(source, freq)`` to record with each row.
         cpu: the ``-mcpu`` name of the CPU measured on (default: this machine's).
+        backend: the back end's name written in each row (`BACKEND` or `EXEGESIS_BACKEND`).
 
     Raises:
         CpuMismatch: `path` already holds rows measured on another CPU (one file, one CPU).
     """
 
-    def __init__(self, path: Path, sources: dict[str, tuple[str, float]], cpu: str | None = None) -> None:
+    def __init__(
+        self, path: Path, sources: dict[str, tuple[str, float]], cpu: str | None = None, backend: str = BACKEND
+    ) -> None:
         self.path = Path(path)
+        self.backend = backend
         self.rejected_path = self.path.with_suffix(".rejected.csv")
         self.sources = sources
         self.cpu = cpu or host().mcpu
@@ -506,7 +537,7 @@ class MeasuredWriter:
         with _appender(self.path, MEASURED_FIELDS) as w:
             for m in measured:
                 source, freq = self.sources.get(m.hex, ("", 0.0))
-                w.writerow([m.hex, f"{m.throughput:.2f}", source, f"{freq:.6g}", BACKEND, self.cpu,
+                w.writerow([m.hex, f"{m.throughput:.2f}", source, f"{freq:.6g}", self.backend, self.cpu,
                             f"{m.noise:.5f}", f"{m.est_a:.2f}", f"{m.est_b:.2f}"])  # fmt: skip
         with _appender(self.rejected_path, REJECTED_FIELDS) as w:
             for r in rejected:

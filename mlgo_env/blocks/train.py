@@ -28,6 +28,7 @@ from mlgo_env.blocks.metrics import Accuracy, accuracy
 from mlgo_env.blocks.model import BlockCostModel, ModelConfig, collate
 from mlgo_env.blocks.tokenize import EncodedBlock, Vocabulary
 from mlgo_env.machine import UNKNOWN
+from mlgo_env.seeding import seed_everything
 from mlgo_env.x86 import Instruction, decode
 
 __all__ = ["TrainConfig", "Trainer", "decode_rows", "predict_encoded"]
@@ -70,13 +71,6 @@ class TrainConfig:
     time_budget_s: float = float("inf")
     """Stop after the epoch that crosses this wall-clock budget."""
     device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu")
-
-
-def seed_everything(seed: int) -> None:
-    """Fixes Python's, NumPy's and PyTorch's random state."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def decode_rows(rows: Sequence[MeasuredBlock]) -> tuple[list[MeasuredBlock], list[list[Instruction]]]:

@@ -21,7 +21,7 @@ from mlgo_env.artifacts import Artifact, CompiledModule
 from mlgo_env.errors import EpisodeOver, InvalidAction, MlgoEnvError
 from mlgo_env.protocol import TensorSpec
 from mlgo_env.service import convert
-from mlgo_env.service.client import EmbeddedService, ServiceConnection, connect
+from mlgo_env.service.client import EmbeddedService, EpisodeStream, ServiceConnection, connect
 from mlgo_env.service.proto import pb
 from mlgo_env.tasks import Task
 from mlgo_env.toolchain import get_toolchain
@@ -99,6 +99,7 @@ class CompilerEnv(gym.Env[Observation, Any]):
         self._connection: ServiceConnection | None = None
         self._embedded: EmbeddedService | None = None
         self._session_id: str | None = None
+        self._stream: EpisodeStream | None = None  # the episode's Episode stream (None: Step calls)
         self._service, self._token, self._corpus = service, token, Path(corpus) if corpus else None
         self._connection, self._embedded = connect(service, token, self._corpus)
         self.benchmark = benchmark
@@ -183,7 +184,10 @@ class CompilerEnv(gym.Env[Observation, Any]):
         tries = 1 if chosen else min(20, len(self.benchmarks()))
         for _ in range(tries):
             benchmark = chosen or self.benchmarks()[int(self.np_random.integers(len(self.benchmarks())))]
-            reply = self._call("StartSession", pb.StartSessionRequest(benchmark=benchmark, config=self.config))
+            if self._connection is None:
+                raise EpisodeOver("the environment is closed")
+            self._stream = self._connection.episode(pb.StartSessionRequest(benchmark=benchmark, config=self.config))
+            reply = self._stream.started
             self._session_id = reply.session_id
             self.current_benchmark = reply.benchmark
             if not reply.done:
@@ -210,7 +214,7 @@ class CompilerEnv(gym.Env[Observation, Any]):
             return self._end_with_error(exc)
         message = pb.Action(number=advice) if isinstance(advice, float) else pb.Action(index=advice)
         try:
-            reply = self._call("Step", pb.StepRequest(session_id=self._session_id, action=message))
+            reply = self._step_call(message)
         except InvalidAction:
             raise
         except MlgoEnvError as exc:
@@ -296,9 +300,13 @@ class CompilerEnv(gym.Env[Observation, Any]):
         return self._call("Validate", pb.ValidateRequest(session_id=self._session_id))
 
     def rollout(
-        self, policy: str | bytes, benchmark: str | None = None, seed: int = 0, return_observations: bool = True
+        self,
+        policy: str | bytes | np.ndarray,
+        benchmark: str | None = None,
+        seed: int = 0,
+        return_observations: bool = True,
     ) -> dict[str, Any]:
-        """Run a whole episode inside the service: a built-in policy name or an ONNX model's bytes.
+        """Run a whole episode inside the service: a built-in policy name, an ONNX model's bytes, or actions to replay.
 
         The service checks an ONNX model (`mlgo_env.onnx_policy`) before the compile starts and
         raises `InvalidPolicy` saying why it refused it.
@@ -331,7 +339,25 @@ class CompilerEnv(gym.Env[Observation, Any]):
             raise EpisodeOver("the environment is closed")
         return self._connection.call(method, request)
 
+    def _step_call(self, message: pb.Action) -> pb.StepReply:
+        """One decision over the episode's stream; after an error ended the stream, over ``Step`` calls."""
+        if self._stream is None:
+            return self._call("Step", pb.StepRequest(session_id=self._session_id, action=message))
+        try:
+            reply = self._stream.step(message)
+        except MlgoEnvError:
+            self._stream.close()
+            self._stream = None
+            raise
+        if reply.done:  # the session stays (validate, objects); its stream is no longer needed
+            self._stream.close()
+            self._stream = None
+        return reply
+
     def _end_session(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
         if self._session_id is not None and self._connection is not None:
             try:
                 self._connection.call("EndSession", pb.EndSessionRequest(session_id=self._session_id), retries=1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from mlgo_env.service.errors import ERROR_METADATA_KEY, exception_from
 from mlgo_env.service.proto import pb, pb_grpc
 from mlgo_env.service.security import client_credentials, is_loopback
 
-__all__ = ["ServiceConnection", "EmbeddedService", "connect"]
+__all__ = ["ServiceConnection", "EpisodeStream", "EmbeddedService", "connect"]
 
 Reply = TypeVar("Reply")
 
@@ -109,6 +110,10 @@ class ServiceConnection:
         name = str(trailing.get(ERROR_METADATA_KEY, ""))
         return exception_from(name, details, code)
 
+    def episode(self, start: pb.StartSessionRequest) -> EpisodeStream:
+        """Start a session on an ``Episode`` stream: `EpisodeStream.step` then answers each decision."""
+        return EpisodeStream(self, start)
+
     def version(self) -> pb.GetVersionReply:
         """The service's version and health."""
         return self.call("GetVersion", pb.GetVersionRequest())
@@ -116,6 +121,44 @@ class ServiceConnection:
     def close(self) -> None:
         """Close the channel."""
         self._channel.close()
+
+
+class EpisodeStream:
+    """One episode's ``Episode`` stream: the session's start, then one message each way per decision.
+
+    The session outlives the stream (``Validate``, ``GetObject``, ``EndSession`` take its id).
+    An error ends the stream; it is raised as `ServiceConnection.call` raises it.
+
+    Attributes:
+        started: the session's start (its id, the tensors, the first decision).
+    """
+
+    def __init__(self, connection: ServiceConnection, start: pb.StartSessionRequest) -> None:
+        self._connection = connection
+        self._requests: queue.SimpleQueue[pb.EpisodeRequest | None] = queue.SimpleQueue()
+        self._requests.put(pb.EpisodeRequest(start=start))
+        self._replies = connection._stub.Episode(
+            iter(self._requests.get, None), timeout=connection.rpc_timeout, metadata=connection._metadata
+        )
+        self.started: pb.StartSessionReply = self._next().start
+
+    def step(self, action: pb.Action) -> pb.StepReply:
+        """Answer the pending decision; the next one, or the result."""
+        self._requests.put(pb.EpisodeRequest(action=action))
+        return self._next().step
+
+    def _next(self) -> pb.EpisodeReply:
+        try:
+            return next(self._replies)
+        except grpc.RpcError as error:
+            raise self._connection._exception(error, "Episode") from None
+        except StopIteration:
+            raise ServiceUnavailable("the service ended the episode's stream") from None
+
+    def close(self) -> None:
+        """End the stream (not the session)."""
+        self._requests.put(None)
+        self._replies.cancel()
 
 
 class EmbeddedService:

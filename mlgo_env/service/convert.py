@@ -73,8 +73,10 @@ def header_from_pb(features: list[pb.TensorSpec], advice: pb.TensorSpec) -> Chan
     return ChannelHeader(features=tuple(spec_from_pb(f) for f in features), advice=spec_from_pb(advice))
 
 
-def policy_to_pb(policy: str | bytes, seed: int = 0) -> pb.Policy:
-    """A ``Rollout``'s policy: a built-in name, or the bytes of an ONNX model (see `mlgo_env.onnx_policy`)."""
+def policy_to_pb(policy: str | bytes | np.ndarray, seed: int = 0) -> pb.Policy:
+    """A ``Rollout``'s policy: a built-in name, an ONNX model's bytes (`mlgo_env.onnx_policy`), or actions to replay."""
+    if isinstance(policy, np.ndarray):
+        return pb.Policy(replay=array_to_pb("actions", policy), seed=seed)
     return pb.Policy(onnx=policy, seed=seed) if isinstance(policy, bytes) else pb.Policy(builtin=policy, seed=seed)
 
 

@@ -119,11 +119,13 @@ class TokenCheck(grpc.ServerInterceptor):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong token (MLGO_SERVICE_TOKEN)")
 
         self._deny = grpc.unary_unary_rpc_method_handler(deny)
+        self._deny_stream = grpc.stream_stream_rpc_method_handler(deny)
 
     def intercept_service(self, continuation: Callable, handler_call_details: grpc.HandlerCallDetails) -> Any:
-        """The call's handler when its token matches, else one that refuses it."""
+        """The call's handler when its token matches, else one of the same kind (unary, stream) that refuses it."""
         metadata = dict(handler_call_details.invocation_metadata or ())
         given = str(metadata.get("authorization", "")).encode()
+        handler = continuation(handler_call_details)
         if hmac.compare_digest(given, self._expected):
-            return continuation(handler_call_details)
-        return self._deny
+            return handler
+        return self._deny_stream if handler is not None and handler.request_streaming else self._deny

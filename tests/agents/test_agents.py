@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
 import json
+import re
+import textwrap
 from pathlib import Path
 
 import gymnasium as gym
@@ -14,8 +18,10 @@ import torch
 
 import mlgo_env  # noqa: F401 - registers the environments
 from agents import behavioral_cloning, es, evaluate, ppo_eviction, ppo_inlining
-from agents.common import geomean_reduction, load_policy, parse_args
-from agents.policy_net import (
+from agents.lib import cloning
+from agents.lib.flags import parse_args
+from agents.lib.policy_io import load_policy
+from agents.lib.policy_net import (
     CandidateEncoder,
     OnnxExport,
     PolicyNet,
@@ -26,6 +32,9 @@ from agents.policy_net import (
     signed_log,
     to_onnx,
 )
+from agents.lib.rollouts import RolloutPool
+from agents.lib.scores import geomean_reduction
+from mlgo_env.compilation import CompileOptions
 from mlgo_env.onnx_policy import OnnxPolicy
 
 
@@ -195,24 +204,40 @@ def test_maskable_ppo_eviction_trains_and_exports(service_address: str, tmp_path
     assert masks[np.arange(result["decisions"]), result["actions"].reshape(-1)].all(), "the export respects the mask"
 
 
-def test_behavioral_cloning_then_es_and_ppo_warm_start(service_address: str, tmp_path: Path) -> None:
+def test_behavioral_cloning_then_es_and_ppo_warm_start(service_address: str, tmp_path: Path, inlining_env) -> None:
+    """ES and PPO started from a clone begin where the clone is: ES scores it first, PPO acts as it does."""
     bc_out = tmp_path / "bc.pt"
     bc_args = behavioral_cloning.Args(
-        teacher="margin", hidden=(), epochs=30, benchmarks=("sha256",), service=service_address,
+        teacher="margin", hidden=(16,), epochs=60, benchmarks=("sha256",), service=service_address,
         runs_dir=str(tmp_path), output=str(bc_out),
     )  # fmt: skip
     behavioral_cloning.main(bc_args)
     assert json.loads(bc_out.with_suffix(".json").read_text())["accuracy"] > 0.9
+    clone = inlining_env.unwrapped.rollout(bc_out.with_suffix(".onnx").read_bytes(), benchmark="sha256")
+    never = inlining_env.unwrapped.rollout("never", benchmark="sha256")
+    assert clone["reward"] != never["reward"], "the clone is told apart from ES's zero (never-inline) start"
+
     es_args = es.Args(
-        generations=1, population=1, benchmarks=("sha256",), init=str(bc_out), eval_every=1,
+        generations=1, population=1, hidden=(16,), benchmarks=("sha256",), init=str(bc_out), eval_every=1,
         service=service_address, runs_dir=str(tmp_path), output=str(tmp_path / "es.onnx"),
     )  # fmt: skip
     run_dir = es.main(es_args)
-    assert (run_dir / "checkpoint.pt").is_file()
-    metadata = json.loads((tmp_path / "es.json").read_text())
-    assert metadata["train_geomean_reduction"] > -0.5
+    best = torch.load(run_dir / "checkpoint.pt", weights_only=False)["best"]
+    assert best["fitness"] >= clone["reward"], "generation 0 scores the clone itself: the best is at least as good"
+    if best["generation"] == 0:
+        clone_theta = torch.nn.utils.parameters_to_vector(torch.load(bc_out).values()).numpy()
+        np.testing.assert_allclose(best["theta"], clone_theta, rtol=0, atol=1e-6)
     resumed = dataclasses.replace(es_args, generations=2, resume=str(run_dir / "checkpoint.pt"), output="")
     es.main(resumed)
+
+    ppo_args = _sb3_args(
+        ppo_inlining, service_address, tmp_path / "ppo", "sha256", init=str(bc_out), total_timesteps=64,
+        learning_rate=1e-9,
+    )  # fmt: skip
+    model = ppo_inlining.main(ppo_args)
+    assert model.num_timesteps >= 64, "PPO ran from the warm start"
+    ppo = inlining_env.unwrapped.rollout(load_policy(tmp_path / "ppo" / "policy.onnx")[0], benchmark="sha256")
+    np.testing.assert_array_equal(ppo["actions"], clone["actions"], "PPO acts as the clone it started from")
 
 
 def test_es_trains_an_eviction_policy_within_the_mask(service_address: str, tmp_path: Path, eviction_env) -> None:
@@ -231,12 +256,9 @@ def test_es_trains_an_eviction_policy_within_the_mask(service_address: str, tmp_
 
 def test_cloning_llvm_replays_its_decisions_to_see_what_a_policy_sees() -> None:
     """LLVM 19 overwrites callee_basic_block_count when it sends its decision: BC replays without it."""
-    from agents.common import RolloutPool
-    from mlgo_env.compilation import CompileOptions
-
     with RolloutPool("mlgo/Inlining-v0", workers=1, opt_level="-Oz", reward="size", include_default=True) as pool:
-        raw, raw_actions = behavioral_cloning.collect(pool, "llvm-default", ["sha256"])
-        seen, actions = behavioral_cloning.collect(pool, "llvm-default", ["sha256"], CompileOptions(opt_level="-Oz"))
+        raw, raw_actions = cloning.collect(pool, "llvm-default", ["sha256"])
+        seen, actions = cloning.collect(pool, "llvm-default", ["sha256"], CompileOptions(opt_level="-Oz"))
     np.testing.assert_array_equal(actions, raw_actions)
     assert (raw["callee_basic_block_count"] == -1).all()
     assert (seen["callee_basic_block_count"] >= 1).all() and "inlining_default" not in seen
@@ -335,15 +357,43 @@ def test_script_runs_as_a_command() -> None:
     assert "--generations" in result.stdout
 
 
-@pytest.mark.parametrize("script", ["ppo_inlining", "ppo_eviction", "behavioral_cloning", "es", "evaluate", "ablate"])
-def test_every_script_has_documented_flags(script: str, capsys: pytest.CaptureFixture[str]) -> None:
+def field_docs(cls: type) -> dict[str, str]:
+    """Each dataclass field's docstring (the string under it), read from the source of `cls` and its bases."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__[:-1]):
+        body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0]
+        assert isinstance(body, ast.ClassDef)
+        for node, following in zip(body.body, body.body[1:], strict=False):
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                is_doc = isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+                docs[node.target.id] = str(following.value.value) if is_doc else ""  # type: ignore[union-attr]
+    return docs
+
+
+SCRIPTS = ["ppo_inlining", "ppo_eviction", "behavioral_cloning", "es", "search", "evaluate", "ablate"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_script_has_documented_flags(
+    script: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every field of the script's Args is a flag in --help, shown with its docstring; --corpus included."""
     import importlib
 
     module = importlib.import_module(f"agents.{script}")
+    monkeypatch.setenv("COLUMNS", "1000")  # one line per flag: the docstrings are not wrapped
     with pytest.raises(SystemExit):
         parse_args(module.Args, ["--help"])
-    help_text = capsys.readouterr().out
-    assert help_text.count("--") >= 5
+    help_text = re.sub(r"\s+", " ", capsys.readouterr().out.replace("│", " "))
+    docs = field_docs(module.Args)
+    assert {field.name for field in dataclasses.fields(module.Args)} == set(docs)
+    assert "corpus" in docs, "every script takes --corpus"
+    for name, doc in docs.items():
+        flag = "--" + name.replace("_", "-")
+        assert doc, f"{flag} has no docstring: its --help line would say nothing"
+        assert re.search(rf"{re.escape(flag)}\b.{{0,40}}? {re.escape(' '.join(doc.split()))}", help_text), (
+            f"{flag} is not shown with its help text"
+        )
 
 
 @pytest.mark.slow
@@ -353,3 +403,6 @@ def test_ablate_quick_end_to_end(tmp_path: Path) -> None:
     results = ablate.main(ablate.Args(quick=True, out_dir=str(tmp_path)))
     assert (tmp_path / "ablation.png").is_file()
     assert {row["reward"] for row in results["table"]} <= {"size", "mca"}
+    change = results["runtime_by_reward"]["change"]
+    assert set(change) == {row["reward"] for row in results["table"]}
+    assert all(c["low"] <= c["estimate"] <= c["high"] for c in change.values())

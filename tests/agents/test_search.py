@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from agents import behavioral_cloning, search
+from agents.lib import labels
 from mlgo_env.compilation import CompileOptions
 from mlgo_env.corpus import default_corpus
 from mlgo_env.errors import BenchmarkNotFound, InvalidPolicy
@@ -21,11 +22,11 @@ def test_search_finds_no_larger_text_and_its_decisions_replay(tmp_path: Path) ->
     assert result.start_text <= result.plain_text, "LLVM's own decisions (= the plain compile) are a start"
     assert result.best_text <= result.start_text
     assert result.compiles > 2, "the two starts, then flips"
-    replayed = search.record_labels(benchmark, result.actions, options)
+    replayed = labels.record_labels(benchmark, result.actions, options)
     assert replayed.text_size == result.best_text, "the labels are the decisions that gave the best size"
     assert "inlining_default" not in replayed.observations, "labels hold what a policy sees"
-    search.save_labels(tmp_path / "labels.npz", [result], [replayed.observations])
-    observations, actions = search.load_labels(tmp_path / "labels.npz")
+    labels.save_labels(tmp_path / "labels.npz", [result.benchmark], [result.actions], [replayed.observations])
+    observations, actions = labels.load_labels(tmp_path / "labels.npz")
     np.testing.assert_array_equal(actions, result.actions)
     assert observations.keys() == replayed.observations.keys()
 

@@ -16,7 +16,8 @@ from .conftest import NO_RAY
 pytest.importorskip("ray", reason=NO_RAY)
 
 from agents import es  # noqa: E402
-from agents.common import RayRolloutPool, RolloutPool, load_policy  # noqa: E402
+from agents.lib.policy_io import load_policy  # noqa: E402
+from agents.lib.rollouts import RayRolloutPool, RolloutPool  # noqa: E402
 from mlgo_env.distributed.collect import collect  # noqa: E402
 
 
@@ -62,11 +63,17 @@ def test_ray_pool_for_eviction_counts_the_candidates(ray_session: None, mini_cor
 
 
 def test_es_scores_its_candidates_on_ray(ray_session: None, tmp_path: Path) -> None:
-    args = es.Args(
-        ray=True, workers=2, generations=1, population=1, benchmarks=("sha256",), eval_every=1,
-        runs_dir=str(tmp_path), output=str(tmp_path / "es.pt"),
-    )  # fmt: skip
-    es.main(args)
-    policy, metadata = load_policy(tmp_path / "es.pt")
-    assert policy and metadata["task"] == "inlining"
-    assert json.loads((tmp_path / "es.json").read_text())["train_geomean_reduction"] > -1.0
+    """ES on Ray scores its candidates as on one local service: same seed, same fitness, same policy."""
+    fitness = {}
+    for ray in (True, False):
+        out = tmp_path / ("ray" if ray else "local")
+        args = es.Args(
+            ray=ray, workers=2, generations=1, population=1, benchmarks=("sha256", "huffman"), eval_every=1,
+            runs_dir=str(out), output=str(out / "es.onnx"), seed=3,
+        )  # fmt: skip
+        es.main(args)
+        policy, metadata = load_policy(out / "es.onnx")
+        assert policy and metadata["task"] == "inlining"
+        fitness[ray] = json.loads((out / "es.json").read_text())["train_geomean_reduction"]
+    assert fitness[True] == pytest.approx(fitness[False], abs=1e-9)
+    assert fitness[True] != -1.0  # not every rollout failed (the reward on error)

@@ -195,6 +195,22 @@ class StepReply(_message.Message):
     result: EpisodeResult
     def __init__(self, observation: _Optional[_Union[Observation, _Mapping]] = ..., done: _Optional[bool] = ..., result: _Optional[_Union[EpisodeResult, _Mapping]] = ...) -> None: ...
 
+class EpisodeRequest(_message.Message):
+    __slots__ = ("start", "action")
+    START_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    start: StartSessionRequest
+    action: Action
+    def __init__(self, start: _Optional[_Union[StartSessionRequest, _Mapping]] = ..., action: _Optional[_Union[Action, _Mapping]] = ...) -> None: ...
+
+class EpisodeReply(_message.Message):
+    __slots__ = ("start", "step")
+    START_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    start: StartSessionReply
+    step: StepReply
+    def __init__(self, start: _Optional[_Union[StartSessionReply, _Mapping]] = ..., step: _Optional[_Union[StepReply, _Mapping]] = ...) -> None: ...
+
 class ValidateRequest(_message.Message):
     __slots__ = ("session_id",)
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -236,14 +252,16 @@ class EndSessionReply(_message.Message):
     def __init__(self) -> None: ...
 
 class Policy(_message.Message):
-    __slots__ = ("builtin", "onnx", "seed")
+    __slots__ = ("builtin", "onnx", "replay", "seed")
     BUILTIN_FIELD_NUMBER: _ClassVar[int]
     ONNX_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     builtin: str
     onnx: bytes
+    replay: Tensor
     seed: int
-    def __init__(self, builtin: _Optional[str] = ..., onnx: _Optional[bytes] = ..., seed: _Optional[int] = ...) -> None: ...
+    def __init__(self, builtin: _Optional[str] = ..., onnx: _Optional[bytes] = ..., replay: _Optional[_Union[Tensor, _Mapping]] = ..., seed: _Optional[int] = ...) -> None: ...
 
 class RolloutRequest(_message.Message):
     __slots__ = ("benchmark", "config", "policy", "return_observations")

@@ -60,6 +60,11 @@ class CompilerServiceStub:
                 request_serializer=mlgo__service__pb2.StepRequest.SerializeToString,
                 response_deserializer=mlgo__service__pb2.StepReply.FromString,
                 _registered_method=True)
+        self.Episode = channel.stream_stream(
+                '/mlgo_env.v0.CompilerService/Episode',
+                request_serializer=mlgo__service__pb2.EpisodeRequest.SerializeToString,
+                response_deserializer=mlgo__service__pb2.EpisodeReply.FromString,
+                _registered_method=True)
         self.Validate = channel.unary_unary(
                 '/mlgo_env.v0.CompilerService/Validate',
                 request_serializer=mlgo__service__pb2.ValidateRequest.SerializeToString,
@@ -127,6 +132,18 @@ class CompilerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Episode(self, request_iterator, context):
+        """Step mode on one stream per episode, without a call per decision: the first request starts
+        a session (as StartSession), each next one answers the pending decision (as Step); each
+        reply carries the next decision (observations as raw bytes) or the result. Errors end the
+        stream with the status StartSession or Step would give (an InvalidAction too: open another
+        stream, or use Step, to go on). The session outlives the stream (Validate, GetObject) until
+        EndSession or the idle timeout, under the same budget and session lock as Step.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Validate(self, request, context):
         """Links and runs the program compiled by a finished session and compares its output with
         the reference. NOT_FOUND (SessionNotFound); FAILED_PRECONDITION (not finished, or the
@@ -188,6 +205,11 @@ def add_CompilerServiceServicer_to_server(servicer, server):
                     servicer.Step,
                     request_deserializer=mlgo__service__pb2.StepRequest.FromString,
                     response_serializer=mlgo__service__pb2.StepReply.SerializeToString,
+            ),
+            'Episode': grpc.stream_stream_rpc_method_handler(
+                    servicer.Episode,
+                    request_deserializer=mlgo__service__pb2.EpisodeRequest.FromString,
+                    response_serializer=mlgo__service__pb2.EpisodeReply.SerializeToString,
             ),
             'Validate': grpc.unary_unary_rpc_method_handler(
                     servicer.Validate,
@@ -345,6 +367,33 @@ class CompilerService:
             '/mlgo_env.v0.CompilerService/Step',
             mlgo__service__pb2.StepRequest.SerializeToString,
             mlgo__service__pb2.StepReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Episode(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/mlgo_env.v0.CompilerService/Episode',
+            mlgo__service__pb2.EpisodeRequest.SerializeToString,
+            mlgo__service__pb2.EpisodeReply.FromString,
             options,
             channel_credentials,
             insecure,

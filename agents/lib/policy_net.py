@@ -29,18 +29,22 @@ from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import Tensor, nn
 
+from mlgo_env.packed import PACKED_INPUT, PackedLayout
+
 __all__ = [
     "INLINING_DERIVED",
     "CandidateEncoder",
     "FeatureEncoder",
     "GreedyPolicy",
     "OnnxExport",
+    "PackedPolicy",
     "PolicyNet",
     "SignedLogExtractor",
     "density_rule",
     "encoder_for",
     "export_sb3_policy",
     "greedy_from_net",
+    "greedy_from_onnx",
     "mask_feature_of",
     "policy_net_for",
     "sb3_greedy_policy",
@@ -264,6 +268,71 @@ class GreedyPolicy(nn.Module):
         return keys + [self.mask_feature] if self.mask_feature and self.mask_feature not in keys else keys
 
 
+class PackedPolicy(nn.Module):
+    """A `GreedyPolicy` on the packed observation (`mlgo_env.packed`): one float32 vector, the header's order.
+
+    The features the encoder reads are gathered from the vector (``index_select``: one ONNX
+    ``Gather`` per group of columns, no reshape or cast per feature), so the exported graph has
+    a handful of nodes and one input to bind. Computes what the policy computes on the same
+    observation (the inliner's margin in float32: exact for LLVM's counts).
+
+    Args:
+        policy: the greedy policy (weights shared).
+        layout: the channel header's layout (``PackedLayout.of(env.unwrapped.feature_specs)``; a
+            Gym ``Dict`` space sorts its keys, so it cannot say the header's order).
+    """
+
+    policy: GreedyPolicy
+    columns: Tensor
+    scalars: Tensor
+    derived_a: Tensor
+    derived_b: Tensor
+    mask: Tensor
+    is_current: Tensor
+
+    def __init__(self, policy: GreedyPolicy, layout: PackedLayout) -> None:
+        super().__init__()
+        self.policy = policy
+        self.layout = layout
+        self.size = self.layout.size
+        encoder = policy.encoder
+
+        def index(names: Sequence[str]) -> Tensor:
+            return torch.tensor([i for n in names for i in range(*self.layout.slices[n].indices(self.size))])
+
+        self.candidates = encoder.candidates if isinstance(encoder, CandidateEncoder) else 0
+        if isinstance(encoder, CandidateEncoder):
+            self.register_buffer("columns", index(encoder.per_candidate).reshape(-1, self.candidates).T.contiguous())
+            self.register_buffer("scalars", index(encoder.scalars))
+            self.register_buffer("is_current", encoder.is_current.clone())
+        elif isinstance(encoder, FeatureEncoder):
+            self.register_buffer("columns", index(encoder.names))
+            self.register_buffer("derived_a", index(encoder.derived_a))
+            self.register_buffer("derived_b", index(encoder.derived_b))
+        else:
+            raise TypeError(f"no packed form for the encoder {type(encoder).__name__}")
+        self.register_buffer("mask", index([policy.mask_feature] if policy.mask_feature else []))
+
+    def encode(self, packed: Tensor) -> Tensor:
+        """The encoder's features from packed rows ``(B, size)``."""
+        if self.candidates:
+            per_candidate = packed.index_select(1, self.columns.reshape(-1)).reshape(-1, *self.columns.shape)
+            scalars = packed.index_select(1, self.scalars).unsqueeze(1).expand(-1, self.candidates, -1)
+            features = signed_log(torch.cat([per_candidate, scalars], dim=-1))
+            current = self.is_current.expand(packed.shape[0], self.candidates).unsqueeze(-1)
+            return torch.cat([features, current], dim=-1)
+        margin = packed.index_select(1, self.derived_a) - packed.index_select(1, self.derived_b)
+        return signed_log(torch.cat([packed.index_select(1, self.columns), margin], dim=1))
+
+    def forward(self, packed: Tensor) -> Tensor:
+        """The action of each packed observation (one vector, or rows of a batch)."""
+        packed = packed.reshape(-1, self.size).float()
+        logits = self.policy.head(self.encode(packed))
+        if self.mask.numel():
+            logits = torch.where(packed.index_select(1, self.mask) != 0, logits, -1e9)
+        return torch.argmax(logits, dim=-1).to(torch.int64).reshape(-1)
+
+
 class _ByPosition(nn.Module):
     """The policy with one positional argument per feature: ``torch.onnx.export`` names each input."""
 
@@ -289,17 +358,28 @@ class OnnxExport:
     Args:
         policy: the greedy policy; its parameters may change between calls, not its structure.
         observation_space: the environment's observation space.
+        packed: the channel header's layout: the model takes one float32 input ``packed``
+            instead (`PackedPolicy`), cheaper to call.
     """
 
-    def __init__(self, policy: GreedyPolicy, observation_space: spaces.Dict) -> None:
-        names = policy.observation_keys()
-        example = tuple(
-            torch.from_numpy(np.zeros(observation_space[n].shape, observation_space[n].dtype)) for n in names
-        )
+    def __init__(
+        self, policy: GreedyPolicy, observation_space: spaces.Dict, packed: PackedLayout | None = None
+    ) -> None:
+        module: nn.Module
+        if packed is not None:
+            module = PackedPolicy(policy, packed)
+            names = [PACKED_INPUT]
+            example: tuple[Tensor, ...] = (torch.zeros(module.size),)
+        else:
+            names = policy.observation_keys()
+            module = _ByPosition(policy, names)
+            example = tuple(
+                torch.from_numpy(np.zeros(observation_space[n].shape, observation_space[n].dtype)) for n in names
+            )
         self._parameters = {f"policy.{name}": p for name, p in policy.named_parameters()}
         training = policy.training
         try:
-            self._model = _export(_ByPosition(policy, names).eval(), example, names, list(self._parameters))
+            self._model = _export(module.eval(), example, names, list(self._parameters))
         finally:
             policy.train(training)
         by_name = {tensor.name: tensor for tensor in self._model.graph.initializer}
@@ -314,9 +394,9 @@ class OnnxExport:
         return self._model.SerializeToString()
 
 
-def to_onnx(policy: GreedyPolicy, observation_space: spaces.Dict) -> bytes:
+def to_onnx(policy: GreedyPolicy, observation_space: spaces.Dict, packed: PackedLayout | None = None) -> bytes:
     """The ONNX model of `policy` (see `OnnxExport`): the bytes the service's ``Rollout`` takes."""
-    return OnnxExport(policy, observation_space)()
+    return OnnxExport(policy, observation_space, packed)()
 
 
 def _export(module: nn.Module, example: tuple[Tensor, ...], names: list[str], keep: list[str]) -> onnx.ModelProto:
@@ -374,6 +454,29 @@ def _strip(model: onnx.ModelProto) -> None:
         value.doc_string = ""
     for tensor in model.graph.initializer:
         tensor.ClearField("metadata_props")
+
+
+def greedy_from_onnx(data: bytes, observation_space: spaces.Dict, n_actions: int) -> GreedyPolicy:
+    """The greedy policy of a model `OnnxExport` wrote (its weights are named initialisers), e.g. to export it packed.
+
+    Raises:
+        ValueError: the model's weights are not those of a `policy_net_for` net of this space.
+    """
+    model = onnx.load_from_string(data)
+    weights = {t.name.removeprefix("policy."): t for t in model.graph.initializer if t.name.startswith("policy.")}
+    layers = sorted(
+        (name for name in weights if name.endswith(".weight")), key=lambda n: [int(x) for x in n.split(".")[1:-1]]
+    )
+    hidden = [int(weights[name].dims[0]) for name in layers[:-1]]
+    net = policy_net_for(observation_space, n_actions, hidden)
+    state = {name: torch.from_numpy(onnx.numpy_helper.to_array(tensor).copy()) for name, tensor in weights.items()}
+    if set(state) != {name for name, _ in net.named_parameters()}:
+        raise ValueError(f"the model's weights {sorted(state)} are not those of a policy net of this space")
+    try:
+        net.load_state_dict(state, strict=False)  # the buffers (is_current) are the net's own
+    except RuntimeError as exc:
+        raise ValueError(f"the model's weights do not fit a policy net of this space: {exc}") from exc
+    return greedy_from_net(net, mask_feature_of(observation_space))
 
 
 def greedy_from_net(net: PolicyNet, mask_feature: str = "") -> GreedyPolicy:

@@ -1,0 +1,1 @@
+"""Native code built by the install: the rollout loop (`_rollout`, from rollout.c)."""

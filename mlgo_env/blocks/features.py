@@ -1,0 +1,289 @@
+"""Vectorised block features for the fast cost model: a bag of instruction tokens and data-flow chains.
+
+Blocks are decoded together (`mlgo_env.x86.decode_lite_batch`: one capstone call, no Python object
+per instruction); each distinct instruction text is parsed once per process (`InstructionInfo`),
+then every step is NumPy over all instructions at once. Per instruction: two tokens, its mnemonic
+and its mnemonic with operand forms (``add r64,m64``). Per block: its length, loads, stores, the
+longest chain of register dependencies within one iteration and the growth of that chain per
+iteration when the block runs in a loop (the loop-carried chain), counted in instructions, and
+the forms of the instructions on that loop-carried critical chain (a second bag, summed: a
+learned latency per form adds up along the chain).
+
+The register effects are read from the Intel-syntax text (destination first), with the implicit
+operands that matter for chains (flags, ``rdx:rax``, the stack pointer) added by mnemonic: an
+approximation of `mlgo_env.x86.decode`'s exact effects, at a small fraction of its cost.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlgo_env.x86 import canonical_register, decode_lite_batch, lite_text
+
+__all__ = ["N_DENSE", "BlockFeatures", "Featuriser", "InstructionInfo", "clear_caches", "instruction_info"]
+
+_REGISTERS = (
+    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", *(f"r{k}" for k in range(8, 16)),
+    *(f"v{k}" for k in range(32)), "flags", *(f"k{k}" for k in range(8)),
+)  # fmt: skip
+_REGISTER_BIT = {name: k for k, name in enumerate(_REGISTERS)}
+_SIZES = {"byte": 8, "word": 16, "dword": 32, "qword": 64, "tbyte": 80, "xmmword": 128, "ymmword": 256, "zmmword": 512}
+_WORD = re.compile(r"[a-z][a-z0-9]*")
+_NO_DEST_WRITE = ("cmp", "test", "bt", "ucomis", "comis", "vucomis", "vcomis", "ptest", "vptest", "push")
+_DEST_NOT_READ = ("mov", "vmov", "lea", "set", "cvt", "vcvt", "pop", "vbroadcast", "vpbroadcast", "pmovzx", "pmovsx",
+                  "vpmovzx", "vpmovsx", "bsf", "bsr", "lzcnt", "tzcnt", "popcnt", "pshufd", "vpshufd", "sqrt",
+                  "vsqrt", "rcp", "vrcp", "rsqrt", "vrsqrt", "cmov")  # fmt: skip
+_ZERO_IDIOMS = ("xor", "sub", "pxor", "xorps", "xorpd", "vpxor", "vxorps", "vxorpd", "psub", "vpsub", "sbb")
+_FLAG_READERS = ("adc", "sbb", "cmov", "set", "rcl", "rcr")
+_FLAG_WRITERS = ("add", "sub", "and", "or", "xor", "inc", "dec", "neg", "cmp", "test", "imul", "mul", "shl",
+                 "shr", "sar", "sal", "rol", "ror", "adc", "sbb", "bt", "bsf", "bsr", "lzcnt", "tzcnt", "popcnt",
+                 "ucomis", "comis", "vucomis", "vcomis", "ptest", "vptest", "andn", "blsr", "bzhi")  # fmt: skip
+_RDX_RAX = ("mul", "imul", "div", "idiv", "cqo", "cdq", "cwd", "cdqe", "cwde")
+
+N_DENSE = 6
+"""Block-level features: log length, loads, stores, chain in one iteration, chain growth per
+iteration, and the count of instructions that write flags read later (all log1p-scaled)."""
+
+
+def _mask(names: set[str]) -> int:
+    return sum(1 << _REGISTER_BIT[n] for n in names if n in _REGISTER_BIT)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _operand(text: str) -> tuple[str, frozenset[str], bool]:
+    """(form, registers, is memory) of one Intel-syntax operand (memoised: operands repeat)."""
+    if "[" in text:
+        size = _SIZES.get(text.split(" ", 1)[0], 0)
+        inside = text[text.index("[") :]
+        return f"m{size}", frozenset(canonical_register(w) for w in _WORD.findall(inside)), True
+    name = text.strip()
+    if name[:1].isdigit() or name[:1] == "-":
+        return "i", frozenset(), False
+    register = canonical_register(name)
+    if register.startswith("v"):
+        return f"v{ {'x': 128, 'y': 256, 'z': 512}.get(name[0], 128) }", frozenset({register}), False
+    if register.startswith("k") and register[1:].isdigit():
+        return "k", frozenset({register}), False
+    bits = 64 if name.startswith("r") else 32 if name.startswith("e") else 16 if len(name) == 2 else 8
+    if name[-1] in "dwb" and name.startswith("r") and name[1:2].isdigit():
+        bits = {"d": 32, "w": 16, "b": 8}[name[-1]]
+    return f"r{bits}", frozenset({register}), False
+
+
+@dataclass(frozen=True)
+class InstructionInfo:
+    """What the fast model uses of one instruction text.
+
+    Attributes:
+        mnemonic: the mnemonic (with ``rep``/``lock``).
+        form: the mnemonic and its operand forms, ``"add r64,m64"``.
+        reads: bitmask of the registers read (bit k: ``_REGISTERS[k]``).
+        writes: bitmask of the registers written.
+        loads: reads memory.
+        stores: writes memory.
+    """
+
+    mnemonic: str
+    form: str
+    reads: int
+    writes: int
+    loads: bool
+    stores: bool
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def instruction_info(mnemonic: str, op_str: str) -> InstructionInfo:
+    """Parses one instruction's text (memoised per distinct text)."""
+    ops = [_operand(t) for t in op_str.split(", ")] if op_str else []
+    base = mnemonic.split()[-1]
+    reads: set[str] = set()
+    writes: set[str] = set()
+    loads = stores = False
+    for k, (_, regs, memory) in enumerate(ops):
+        if memory:
+            reads |= regs  # the address
+            if base == "lea":
+                continue
+            if k == 0 and not base.startswith(_NO_DEST_WRITE):
+                stores = True
+                loads |= not base.startswith(_DEST_NOT_READ)
+            else:
+                loads = True
+        elif k == 0 and not base.startswith(_NO_DEST_WRITE):
+            writes |= regs
+            three_operand = base.startswith("v") and len(ops) >= 3 and not base.startswith("vfm")
+            if not (base.startswith(_DEST_NOT_READ) or three_operand):
+                reads |= regs
+        else:
+            reads |= regs
+    if base.startswith(_ZERO_IDIOMS) and len(ops) >= 2 and ops[-1][1] == ops[-2][1] and not ops[-1][2]:
+        reads -= ops[-1][1]
+    if base.startswith(_FLAG_READERS):
+        reads.add("flags")
+    if base.startswith(_FLAG_WRITERS):
+        writes.add("flags")
+    if base in _RDX_RAX and len(ops) <= 1:
+        reads |= {"rax", "rdx"}
+        writes |= {"rax", "rdx"}
+    if base in ("push", "pop", "call", "ret"):
+        reads.add("rsp")
+        writes.add("rsp")
+        loads |= base == "pop"
+        stores |= base == "push"
+    form = f"{mnemonic} {','.join(f for f, _, _ in ops)}"
+    return InstructionInfo(mnemonic, form, _mask(reads), _mask(writes), loads, stores)
+
+
+@dataclass(frozen=True)
+class BlockFeatures:
+    """Features of B blocks.
+
+    Attributes:
+        tokens: [T] token ids of every instruction (mnemonic, form), block after block.
+        token_block: [T] the block of each token.
+        chain_tokens: [C] the form ids of the instructions on each block's loop-carried critical
+            chain (their chain grows by the block's chain growth per iteration), block after block.
+        chain_block: [C] the block of each.
+        dense: [B, N_DENSE] block-level features.
+        length: [B] instructions per block (0: the block did not decode).
+    """
+
+    tokens: np.ndarray
+    token_block: np.ndarray
+    chain_tokens: np.ndarray
+    chain_block: np.ndarray
+    dense: np.ndarray
+    length: np.ndarray
+
+
+def _chains(
+    block: np.ndarray, position: np.ndarray, reads: np.ndarray, writes: np.ndarray, n_blocks: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Register-dependency chains (in instructions) of blocks run twice in a row.
+
+    A wavefront over instruction positions, vectorised over blocks: ``depth[b, r]`` is the
+    length of the chain that produced register r so far (only registers the blocks use).
+
+    Returns:
+        [B, 2]: each block's longest chain after one and after two iterations; and [I, 2]: the
+        chain ending at each instruction in the first and in the second iteration.
+    """
+    used = np.flatnonzero((reads | writes).any(axis=0))
+    reads, writes = reads[:, used], writes[:, used]
+    depth = np.zeros((n_blocks, len(used)), dtype=np.int16)
+    out = np.zeros((n_blocks, 2), dtype=np.float32)
+    at = np.zeros((len(block), 2), dtype=np.float32)
+    order = np.argsort(position, kind="stable")
+    bounds = np.searchsorted(position[order], np.arange(int(position.max(initial=0)) + 2))
+    steps = [(order[lo:hi], block[order[lo:hi]]) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
+    for iteration in range(2):
+        for idx, b in steps:
+            d = depth[b]
+            chain = 1 + (d * reads[idx]).max(axis=1, initial=0)
+            depth[b] = np.where(writes[idx], chain[:, None], d)
+            at[idx, iteration] = chain
+        out[:, iteration] = depth.max(axis=1, initial=0)
+    return out, at
+
+
+def _bits(masks: np.ndarray) -> np.ndarray:
+    """[I] uint64 bitmasks -> [I, len(_REGISTERS)] booleans."""
+    as_bytes = masks.astype("<u8").view(np.uint8).reshape(-1, 8)
+    return np.unpackbits(as_bytes, axis=1, bitorder="little")[:, : len(_REGISTERS)].astype(bool)
+
+
+_HASH_BASE = np.uint64(0x100000001B3)
+_DIGITS = np.zeros(256, dtype=bool)
+_DIGITS[list(b"0123456789")] = True
+_NUMBER_CHARS = np.zeros(256, dtype=bool)
+_NUMBER_CHARS[list(b"0123456789abcdefx")] = True
+_WORD_CHARS = np.zeros(256, dtype=bool)
+_WORD_CHARS[list(b"0123456789abcdefghijklmnopqrstuvwxyz")] = True
+
+
+def _shape_hash(text: np.ndarray) -> np.ndarray:
+    """[I] 64-bit hashes of instruction texts with their numbers (immediates, displacements) left out.
+
+    Instructions that differ only in numbers have one shape: parsed once, same tokens. A number
+    is a run of ``[0-9a-fx]`` starting with a digit that does not follow a letter or digit
+    (``r8`` and ``xmm1`` are registers). One pass over the text's columns, vectorised over
+    instructions; the hash is a polynomial over the characters kept.
+    """
+    chars = np.ascontiguousarray(text).view(np.uint8).reshape(len(text), -1)
+    used = np.flatnonzero(chars.any(axis=0))
+    chars = chars[:, : used[-1] + 1] if len(used) else chars[:, :0]
+    digit, number_char, word_char = _DIGITS[chars], _NUMBER_CHARS[chars], _WORD_CHARS[chars]
+    hashes = np.zeros(len(chars), dtype=np.uint64)
+    in_number = np.zeros(len(chars), dtype=bool)
+    previous_word = np.zeros(len(chars), dtype=bool)
+    with np.errstate(over="ignore"):
+        for j in range(chars.shape[1]):
+            in_number = number_char[:, j] & (in_number | (digit[:, j] & ~previous_word))
+            previous_word = word_char[:, j]
+            hashes = np.where(in_number, hashes, hashes * _HASH_BASE + chars[:, j])
+    return hashes
+
+
+class Featuriser:
+    """Computes `BlockFeatures`, remembering each distinct instruction text it has parsed.
+
+    Args:
+        token_ids: token name -> id (mnemonics and forms); others get `unknown`.
+        unknown: the id of unknown tokens.
+    """
+
+    def __init__(self, token_ids: dict[str, int], unknown: int = 1) -> None:
+        self.token_ids = token_ids
+        self.unknown = unknown
+        self._row: dict[int, int] = {}
+        self._table = np.zeros((0, 6), dtype=np.uint64)
+
+    def _rows(self, hashes: np.ndarray, texts: np.ndarray) -> np.ndarray:
+        """Table rows (mnemonic id, form id, reads, writes, loads, stores) of distinct texts."""
+        rows = np.array([self._row.get(h, -1) for h in hashes.tolist()], dtype=np.int64)
+        new = np.flatnonzero(rows < 0)
+        if len(new):
+            infos = [instruction_info(*lite_text(t)) for t in texts[new]]
+            ids = self.token_ids
+            table = [(ids.get(i.mnemonic, self.unknown), ids.get(i.form, self.unknown), i.reads, i.writes,
+                      i.loads, i.stores) for i in infos]  # fmt: skip
+            rows[new] = len(self._table) + np.arange(len(new))
+            self._row.update(zip(hashes[new].tolist(), rows[new].tolist(), strict=True))
+            self._table = np.concatenate([self._table, np.array(table, dtype=np.uint64)])
+        return self._table[rows]
+
+    def __call__(self, blocks: Sequence[bytes]) -> BlockFeatures:
+        """Features of `blocks` (bytes)."""
+        lite = decode_lite_batch(blocks)
+        hashes = _shape_hash(lite.text)
+        unique, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+        rows = self._rows(unique, lite.text[first])[inverse.reshape(-1)]
+        n = len(blocks)
+        length = np.bincount(lite.block, minlength=n)
+        start = np.cumsum(length) - length
+        position = np.arange(len(lite.block)) - start[lite.block]
+        chains, at = _chains(lite.block, position, _bits(rows[:, 2]), _bits(rows[:, 3]), n)
+        growth = chains[:, 1] - chains[:, 0]
+        critical = np.flatnonzero((at[:, 1] - at[:, 0] == growth[lite.block]) & (growth[lite.block] > 0))
+        flag_writes = ((rows[:, 3] >> np.uint64(_REGISTER_BIT["flags"])) & np.uint64(1)).astype(np.float32)
+        count = lambda values: np.bincount(lite.block, values.astype(np.float32), minlength=n)  # noqa: E731
+        dense = np.stack(
+            [np.log(np.maximum(length, 1)), np.log1p(count(rows[:, 4])), np.log1p(count(rows[:, 5])),
+             np.log1p(chains[:, 0]), np.log1p(np.maximum(chains[:, 1] - chains[:, 0], 0.0)),
+             np.log1p(count(flag_writes))],
+            axis=1,
+        ).astype(np.float32)  # fmt: skip
+        tokens = rows[:, :2].astype(np.int64).reshape(-1)
+        chain_tokens = rows[critical, 1].astype(np.int64)
+        return BlockFeatures(tokens, np.repeat(lite.block, 2), chain_tokens, lite.block[critical], dense, length)
+
+
+def clear_caches() -> None:
+    """Forgets every parsed instruction text (to time first-sight speed)."""
+    instruction_info.cache_clear()
+    _operand.cache_clear()
