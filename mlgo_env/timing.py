@@ -391,11 +391,11 @@ def time_variants(
         one_round(keep=True)
         if rounds < stop.min_rounds:
             continue
-        now = time.monotonic()
         if len(names) == 1 or all(r.halfwidth <= stop.target_halfwidth for r in timing("").ratios().values()):
             return timing("converged")
         if rounds >= stop.max_rounds:
             return timing("max_rounds")
+        now = time.monotonic()  # after the intervals: their bootstrap is part of a round's cost
         if now + (now - measuring) / rounds - start > stop.budget_s:
             return timing("budget")
     raise AssertionError("unreachable")

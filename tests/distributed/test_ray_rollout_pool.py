@@ -6,7 +6,9 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from mlgo_env import machine
 from mlgo_env.corpus import Corpus
@@ -64,7 +66,7 @@ def test_ray_pool_for_eviction_counts_the_candidates(ray_session: None, mini_cor
 
 def test_es_scores_its_candidates_on_ray(ray_session: None, tmp_path: Path) -> None:
     """ES on Ray scores its candidates as on one local service: same seed, same fitness, same policy."""
-    fitness = {}
+    fitness, theta = {}, {}
     for ray in (True, False):
         out = tmp_path / ("ray" if ray else "local")
         args = es.Args(
@@ -75,5 +77,9 @@ def test_es_scores_its_candidates_on_ray(ray_session: None, tmp_path: Path) -> N
         policy, metadata = load_policy(out / "es.onnx")
         assert policy and metadata["task"] == "inlining"
         fitness[ray] = json.loads((out / "es.json").read_text())["train_geomean_reduction"]
+        (checkpoint,) = out.rglob("checkpoint.pt")  # θ after the generation: moved by the candidates' scores
+        theta[ray] = torch.load(checkpoint, weights_only=False)["theta"]
     assert fitness[True] == pytest.approx(fitness[False], abs=1e-9)
+    assert np.abs(theta[False]).max() > 0  # the update moved θ: the candidates were told apart
+    np.testing.assert_allclose(theta[True], theta[False], atol=1e-12)
     assert fitness[True] != -1.0  # not every rollout failed (the reward on error)
