@@ -15,7 +15,10 @@ Per mode: ``overhead_us_per_decision = (episode - plain) / decisions``, the rati
 compile and decisions per second; per environment ``floor_us_per_decision``. ``--breakdown``
 adds, in-process and per decision, where the Python loop's time goes (waiting for the compiler,
 reading, decoding, the policy, writing) and the native loop's overhead; the RPC's share of step
-mode is its overhead less the Python loop's (the service runs that loop per Step).
+mode is its overhead less the Python loop's (the service runs that loop per Step), shown beside
+the round trip of a bare gRPC bidirectional stream (an echo server in a child process, one
+message each way, over a unix socket, as the embedded service): the part of step mode's cost that
+is gRPC's own, whatever the service does.
 
 ``--policies`` times one call of each shipped policy as shipped (one input per feature) and
 exported packed (`mlgo_env.packed`), on real observations.
@@ -26,7 +29,9 @@ Usage: ``python benchmarks/env_speed.py [--quick] [--breakdown] [--policies] [--
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
@@ -35,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 import gymnasium as gym
 import numpy as np
 import tyro
@@ -245,6 +251,52 @@ def policy_costs() -> dict[str, dict[str, float]]:
     return costs
 
 
+def _echo(requests: object, context: object) -> object:
+    yield from requests  # type: ignore[misc]
+
+
+def _serve_echo(address: str) -> None:
+    """A bare gRPC server (thread pool, as the service's) whose one bidi-stream method echoes bytes."""
+    from concurrent import futures
+
+    echo = grpc.stream_stream_rpc_method_handler(_echo)  # no (de)serializers: bytes as they are
+    handler = grpc.method_handlers_generic_handler("echo.Echo", {"Echo": echo})
+    server = grpc.server(futures.ThreadPoolExecutor(4))
+    server.add_generic_rpc_handlers((handler,))
+    server.add_insecure_port(address)
+    server.start()
+    server.wait_for_termination()
+
+
+def grpc_round_trip_us(payload_bytes: int = 1024, messages: int = 2000) -> float:
+    """µs per round trip of one message each way on a bare gRPC bidi stream over a unix socket."""
+    with tempfile.TemporaryDirectory(prefix="mlgo-echo-") as tmp:
+        address = f"unix:{tmp}/echo.sock"
+        server = multiprocessing.get_context("spawn").Process(target=_serve_echo, args=(address,), daemon=True)
+        server.start()
+        try:
+            with grpc.insecure_channel(address) as channel:
+                grpc.channel_ready_future(channel).result(timeout=30)
+                call = channel.stream_stream("/echo.Echo/Echo", request_serializer=None, response_deserializer=None)
+                requests: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+                replies = call(iter(requests.get, None))
+                payload = bytes(payload_bytes)
+                requests.put(payload)
+                next(replies)  # the stream is open
+
+                def trips() -> None:
+                    for _ in range(messages):
+                        requests.put(payload)
+                        next(replies)
+
+                best = min(_seconds(trips) for _ in range(3))
+                requests.put(None)
+        finally:
+            server.kill()
+            server.join()
+    return 1e6 * best / messages
+
+
 def measure(env_id: str, names: list[str], args: Args, floor_host: Path) -> dict:
     """Figures of one environment, per module and aggregated."""
     env = gym.make(env_id, reward=None, split=None)
@@ -319,6 +371,11 @@ def main(args: Args) -> dict:
     with tempfile.TemporaryDirectory(prefix="mlgo-floor-") as tmp:
         floor_host = build_floor_host(Path(tmp))
         results = {env_id: measure(env_id, plan[env_id], args, floor_host) for env_id in args.envs}
+    if args.breakdown:
+        echo_us = grpc_round_trip_us()
+        for figures in results.values():
+            for row in figures["breakdown"].values():
+                row["grpc_echo_us"] = echo_us
     load = os.getloadavg()
     machine = {"cpu": host().record(), "load_average": list(load), "native_loop": rollout_loop.NATIVE}
     for figures in results.values():
@@ -338,7 +395,8 @@ def main(args: Args) -> dict:
     Console(width=200).print(table)
     if args.breakdown:
         parts = Table(
-            title="per decision, in-process (µs): the Python loop's parts; loops' overhead; RPC (step less Python loop)"
+            title="per decision, in-process (µs): the Python loop's parts; loops' overhead; RPC (step less Python"
+            " loop); a bare gRPC stream's round trip"
         )
         keys = [
             "waiting",
@@ -349,6 +407,7 @@ def main(args: Args) -> dict:
             "python_loop_overhead",
             "native_loop_overhead",
             "rpc",
+            "grpc_echo",
         ]
         for column in ("env", "module", *keys):
             parts.add_column(column, justify="left" if column in ("env", "module") else "right")

@@ -45,6 +45,9 @@ def serve(
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert")] = None,
     idle_timeout: Annotated[float, typer.Option(help="close sessions idle this many seconds")] = 600.0,
     max_sessions: Annotated[int, typer.Option(help="most sessions and rollouts at once")] = 64,
+    workdir: Annotated[
+        Path | None, typer.Option(help="where sessions' directories go (default: the system's temporary directory)")
+    ] = None,
     parent_pid: Annotated[int | None, typer.Option(hidden=True, help="stop when this process exits")] = None,
     ready_file: Annotated[Path | None, typer.Option(hidden=True, help="write the port here once listening")] = None,
 ) -> None:
@@ -62,6 +65,7 @@ def serve(
         tls_key=tls_key,
         idle_timeout=idle_timeout,
         max_sessions=max_sessions,
+        workdir=workdir,
     )
     try:
         run(address, config, allow_remote=allow_remote, parent_pid=parent_pid, ready_file=ready_file)

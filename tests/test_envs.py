@@ -172,6 +172,8 @@ def test_embedded_service_killed_mid_episode(tmp_path, monkeypatch, mini_corpus)
         assert embedded is not None
         compilers = _children(embedded.process.pid)
         assert compilers, "the service runs the compiler"
+        sessions = list((Path(embedded.address.removeprefix("unix:")).parent / "sessions").iterdir())
+        assert sessions, "the session's files are in the embedded service's directory"
         os.kill(embedded.process.pid, signal.SIGKILL)
         embedded.process.wait(timeout=10)
         deadline = time.monotonic() + 10
@@ -182,6 +184,7 @@ def test_embedded_service_killed_mid_episode(tmp_path, monkeypatch, mini_corpus)
         assert terminated and reward == -1.0
         assert info["error_type"] == "ServiceUnavailable"
         observation, _ = env.reset(seed=0)  # a fresh embedded service
+        assert not any(path.exists() for path in sessions), "the killed service's session files were left"
         assert env.observation_space.contains(observation)
         _finish(env, action=0)
     finally:

@@ -164,7 +164,9 @@ class EpisodeStream:
 class EmbeddedService:
     """A private service in a child process on a Unix socket; stops with `close()` or its parent.
 
-    The socket lives in a fresh 0700 directory, so only this user can reach it.
+    The socket lives in a fresh 0700 directory, so only this user can reach it; the sessions' files
+    (compilers' pipes and outputs) live there too, so `close()` removes them even if the service
+    was killed before it could.
     """
 
     def __init__(self, corpus: Path | None = None, startup_timeout: float = 60.0, idle_timeout: float = 600.0) -> None:
@@ -178,9 +180,11 @@ class EmbeddedService:
             "--parent-pid", str(os.getpid()),
             "--ready-file", str(ready),
             "--idle-timeout", str(idle_timeout),
+            "--workdir", str(self._dir / "sessions"),
         ]  # fmt: skip
         if corpus is not None:
             command += ["--corpus", str(corpus)]
+        (self._dir / "sessions").mkdir(mode=0o700)
         self._log = open(self._dir / "service.log", "wb")
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
         deadline = time.monotonic() + startup_timeout
