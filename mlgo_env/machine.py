@@ -87,6 +87,11 @@ class Microarchitecture:
     llc_miss_cycles: float = 300.0
     source: str = "AMD/Intel optimisation manuals; Agner Fog, instruction tables (2022)"
 
+    @property
+    def vendor(self) -> str:
+        """The CPUID vendor of the design (``AuthenticAMD`` for the ``znver`` line, else ``GenuineIntel``)."""
+        return "AuthenticAMD" if self.name.startswith("znver") else "GenuineIntel"
+
 
 def _arch(name: str, width: int, alus: int, vaddps: float | None, fma: float | None, miss: float) -> Microarchitecture:
     latency = {"add rax, rbx": 1.0, "imul rax, rbx": 3.0}
@@ -154,6 +159,26 @@ class CpuInfo:
     allowed_cpus: tuple[int, ...]
 
     @property
+    def virtual(self) -> bool:
+        """Runs under a hypervisor: `mcpu` and the table facts keyed by it are then a claim.
+
+        A hypervisor's CPUID signature may be a CPU model it presents rather than the silicon
+        (QEMU's ``EPYC`` model is a Zen 1 on any AMD host); measurements may contradict it.
+        """
+        return "hypervisor" in self.flags
+
+    def candidate_designs(self) -> list[Microarchitecture]:
+        """The table entries this CPU may be: its own, then (under a hypervisor) its vendor's others.
+
+        The others stand for the silicon under a virtual CPU model.
+        """
+        own = microarchitecture(self.mcpu)
+        designs = [own] if own else []
+        if self.virtual:
+            designs += [a for a in MICROARCHITECTURES.values() if a.vendor == self.vendor and a is not own]
+        return designs
+
+    @property
     def avx(self) -> bool:
         """256-bit AVX (the harness initialises ymm registers only with it)."""
         return "avx" in self.flags
@@ -203,6 +228,7 @@ class CpuInfo:
         rows = [
             ("CPU", f"{self.model_name} ({self.vendor}, {signature})"),
             ("LLVM -mcpu", self.mcpu),
+            ("hypervisor", "yes: the CPU model may be the hypervisor's, not the silicon" if self.virtual else "no"),
             ("vector extensions", vectors or "none"),
             ("rdtscp", "yes" if self.rdtscp else "no"),
             ("usable cores", ",".join(map(str, self.allowed_cpus))),

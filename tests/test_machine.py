@@ -41,6 +41,20 @@ def test_cpuid_signature_matches_lscpu() -> None:
     assert cpu.vendor == fields["Vendor ID"]
     assert cpu.family == int(fields["CPU family"]) and cpu.model == int(fields["Model"])
     assert cpu.avx2 == ("avx2" in fields["Flags"].split())
+    assert cpu.virtual == ("Hypervisor vendor" in fields)
+
+
+def test_candidate_designs_are_the_cpus_own_or_under_a_hypervisor_its_vendors() -> None:
+    cpu = host()
+    designs = cpu.candidate_designs()
+    own = microarchitecture(cpu.mcpu)
+    if own is not None:
+        assert designs[0] is own
+    assert all(d.vendor == cpu.vendor for d in designs)
+    if cpu.virtual:
+        assert {d.name for d in designs} == {a.name for a in MICROARCHITECTURES.values() if a.vendor == cpu.vendor}
+    else:
+        assert designs == ([own] if own else [])
 
 
 def test_caches_match_lscpu() -> None:

@@ -22,7 +22,15 @@ from tqdm import tqdm
 from agents.lib.benchmarks import list_benchmarks
 from agents.lib.flags import ExperimentArgs
 from agents.lib.policy_io import save_policy
-from agents.lib.policy_net import OnnxExport, PolicyNet, density_rule, greedy_from_net, mask_feature_of, policy_net_for
+from agents.lib.policy_net import (
+    OnnxExport,
+    PolicyNet,
+    density_rule,
+    greedy_from_net,
+    greedy_from_onnx,
+    mask_feature_of,
+    policy_net_for,
+)
 from agents.lib.rollouts import RayRolloutPool, RolloutPool, rollout_pool
 from agents.lib.runs import make_writer, run_name
 from agents.lib.scores import geomean_reduction
@@ -143,10 +151,16 @@ def es_gradient(epsilons: np.ndarray, fitness_plus: np.ndarray, fitness_minus: n
 
 
 def initial_net(args: EsArgs, pool: RolloutPool | RayRolloutPool) -> PolicyNet:
-    """The policy network: loaded from `args.init`, the eviction density rule, or zeros (never inline)."""
+    """The policy network: from `args.init`, the eviction density rule, or zeros (never inline).
+
+    `args.init` is a state dict, or a policy .onnx of the same architecture (a shipped one, to fine-tune).
+    """
     net = policy_net_for(pool.observation_space, pool.action_count, args.hidden)
     if args.init == "density-rule":
         density_rule(net, args.rule_bias)
+    elif args.init.endswith(".onnx"):
+        start = greedy_from_onnx(Path(args.init).read_bytes(), pool.observation_space, pool.action_count)
+        net.load_state_dict(dict(start.encoder.state_dict(prefix="encoder.")) | start.head.state_dict(prefix="head."))
     elif args.init:
         net.load_state_dict(torch.load(args.init, map_location="cpu"))
     else:

@@ -48,7 +48,7 @@ class ExperimentArgs(CorpusArgs):
     benchmarks: tuple[str, ...] = ()
     """train on these benchmarks instead of the whole split"""
     init: str = ""
-    """a PolicyNet state dict to start from (e.g. behavioral_cloning.py --output)"""
+    """a PolicyNet state dict to start from (e.g. behavioral_cloning.py --output); ES also takes a policy .onnx"""
     service: str | None = None
     """address of a running compiler service (default: an embedded one over --corpus)"""
     runs_dir: str = "runs"

@@ -181,19 +181,26 @@ class IssueBound:
         in_table: False when `mlgo_env.machine` does not know the CPU; `width` is then the widest
             width it knows, which bounds any CPU of today conservatively (a lower bound too low
             rejects fewer figures, never a real one).
+        virtual: `mcpu` is a hypervisor's CPU model (`CpuInfo.virtual`), which need not be the
+            silicon; `width` is then the widest width it knows, as for a CPU missing from the table.
     """
 
     mcpu: str
     width: int
     in_table: bool = True
+    virtual: bool = False
 
     @classmethod
-    def for_cpu(cls, mcpu: str) -> IssueBound:
-        """The bound of `mcpu`, or the conservative one (with a warning) for a CPU missing from the table."""
+    def for_cpu(cls, mcpu: str, virtual: bool = False) -> IssueBound:
+        """The bound of `mcpu`; the conservative one (with a warning) when unknown or `virtual`.
+
+        `virtual`: `mcpu` is named by a hypervisor's CPU model, which need not be the silicon.
+        """
         arch = microarchitecture(mcpu)
-        if arch is not None:
+        if arch is not None and not virtual:
             return cls(mcpu, arch.issue_width)
-        bound = cls(mcpu, max(a.issue_width for a in MICROARCHITECTURES.values()), in_table=False)
+        widest = max(a.issue_width for a in MICROARCHITECTURES.values())
+        bound = cls(mcpu, widest, in_table=arch is not None, virtual=virtual)
         logger.warning("bounding measured figures by %s", bound)
         return bound
 
@@ -206,6 +213,11 @@ class IssueBound:
         return 100.0 * issued / self.width
 
     def __str__(self) -> str:
+        if self.virtual:
+            return (
+                f"issue width {self.width}: {self.mcpu} is the CPU model a hypervisor presents, which "
+                "need not be the silicon, so the widest width it knows stands in (a conservative bound)"
+            )
         if self.in_table:
             return f"issue width {self.width} of {self.mcpu}"
         return (
@@ -440,7 +452,7 @@ def measure_blocks(
     if passes < 2 or passes % 2:
         raise ValueError(f"passes must be even and at least 2 (two independent estimates), not {passes}")
     cpu = host()
-    judge = judge or Judge(IssueBound.for_cpu(cpu.mcpu))
+    judge = judge or Judge(IssueBound.for_cpu(cpu.mcpu, virtual=cpu.virtual))
     if backend not in ("harness", "exegesis"):
         raise ValueError(f"unknown backend {backend!r}: use 'harness' or 'exegesis'")
     harness = (harness or Harness()) if backend == "harness" else None

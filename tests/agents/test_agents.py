@@ -16,6 +16,7 @@ import onnx
 import pytest
 import torch
 
+import agents
 import mlgo_env  # noqa: F401 - registers the environments
 from agents import behavioral_cloning, es, evaluate, ppo_eviction, ppo_inlining
 from agents.lib import cloning
@@ -252,6 +253,21 @@ def test_es_trains_an_eviction_policy_within_the_mask(service_address: str, tmp_
     result = eviction_env.unwrapped.rollout(policy, benchmark="nbody")
     masks = result["observations"]["mask"].reshape(result["decisions"], -1)
     assert masks[np.arange(result["decisions"]), result["actions"].reshape(-1)].all(), "the export respects the mask"
+
+
+def test_es_fine_tunes_a_policy_onnx(service_address: str, tmp_path: Path, inlining_env) -> None:
+    """--init takes a shipped .onnx: with no generation, ES writes back a policy deciding as it does."""
+    shipped = Path(agents.__file__).parent / "policies" / "inlining_size.onnx"
+    args = es.Args(
+        generations=0, benchmarks=("sha256",), init=str(shipped), service=service_address, runs_dir=str(tmp_path),
+        output=str(tmp_path / "es.onnx"),
+    )  # fmt: skip
+    es.main(args)
+    tuned, _ = load_policy(tmp_path / "es.onnx")
+    before = inlining_env.unwrapped.rollout(shipped.read_bytes(), benchmark="sha256")
+    after = inlining_env.unwrapped.rollout(tuned, benchmark="sha256")
+    assert before["actions"].any(), "the shipped policy inlines something here (else the check is empty)"
+    np.testing.assert_array_equal(after["actions"], before["actions"])
 
 
 def test_cloning_llvm_replays_its_decisions_to_see_what_a_policy_sees() -> None:

@@ -12,12 +12,15 @@ import time
 import pytest
 
 from mlgo_env.blocks.measure import Harness, IssueBound, Judge, Measurement, Rejection, measure_blocks
-from mlgo_env.machine import MICROARCHITECTURES, host, microarchitecture
+from mlgo_env.machine import MICROARCHITECTURES, Microarchitecture, host, microarchitecture
 from mlgo_env.x86 import decode
 
 CPU = host()
-ARCH = microarchitecture(CPU.mcpu)
-BOUND = IssueBound.for_cpu(CPU.mcpu)
+# The designs this CPU may be: its table entry; under a hypervisor also every design of its vendor,
+# since a virtual CPU model (QEMU's EPYC is a Zen 1) need not be the silicon: CI once measured
+# 2-cycle vaddps (as on Zen 5) on a CPU that said znver1.
+DESIGNS = CPU.candidate_designs()
+BOUND = IssueBound.for_cpu(CPU.mcpu, virtual=CPU.virtual)
 
 # Encodings of the blocks whose latency mlgo_env.machine's table gives, and the CPU flag each needs.
 LATENCY_BLOCKS = {
@@ -42,51 +45,60 @@ def independent_adds(n: int) -> str:
 FOUR_ADDS = independent_adds(CHAIN_LENGTH)
 
 
-def _skip_reason(name: str) -> str | None:
-    if ARCH is None:
+def _skip_reason(design: Microarchitecture | None, name: str) -> str | None:
+    if design is None:
         return f"mlgo_env.machine has no microarchitecture entry for this CPU ({CPU.mcpu}): no known answers"
     if name == "independent adds":
         return None
-    if name not in ARCH.latency:
-        return f"mlgo_env.machine gives no latency of {name} on {CPU.mcpu}"
+    if name not in design.latency:
+        return f"mlgo_env.machine gives no latency of {name} on {design.name}"
     flag = LATENCY_BLOCKS[name][1]
     if flag and flag not in CPU.flags:
         return f"this CPU ({CPU.mcpu}) lacks {flag}"
     return None
 
 
-def _known_answer(name: str) -> tuple[str, float]:
-    """(hex, expected core cycles per 100 iterations) of a known answer on this CPU's table entry.
+def _known_answer(design: Microarchitecture, name: str) -> tuple[str, float]:
+    """(hex, expected core cycles per 100 iterations) of a known answer of `design`.
 
     Independent adds: 2 x int_alus of them, which take 2 cycles; exactly int_alus of them (one
     cycle, every ALU busy every cycle) is a case some cores do not schedule perfectly (Zen 1: 116).
     """
-    assert ARCH is not None
     if name == "independent adds":
-        n = 2 * ARCH.int_alus
-        return independent_adds(n), 100.0 * math.ceil(n / ARCH.int_alus)
-    return LATENCY_BLOCKS[name][0], 100.0 * ARCH.latency[name]
+        n = 2 * design.int_alus
+        return independent_adds(n), 100.0 * math.ceil(n / design.int_alus)
+    return LATENCY_BLOCKS[name][0], 100.0 * design.latency[name]
 
 
 KNOWN = [*LATENCY_BLOCKS, "independent adds"]
-RUNNABLE = [name for name in KNOWN if _skip_reason(name) is None]
+
+
+def _fits(design: Microarchitecture, name: str, results: dict[str, Measurement | Rejection]) -> bool:
+    """Whether the known answer `name` of `design` was measured within tolerance."""
+    hex_code, expected = _known_answer(design, name)
+    result = results[hex_code]
+    return isinstance(result, Measurement) and result.throughput == pytest.approx(expected, rel=TOLERANCE)
+
+
+def _runnable(name: str) -> list[Microarchitecture]:
+    """The candidate designs that give a known answer `name` this CPU can run."""
+    return [d for d in DESIGNS if _skip_reason(d, name) is None]
 
 
 def _answers_hold(results: dict[str, Measurement | Rejection]) -> bool:
-    blocks = [_known_answer(name) for name in RUNNABLE]
-    measured = all(isinstance(results[h], Measurement) for h in (ADD, DEPENDENT_CHAIN, FOUR_ADDS))
-    return measured and all(
-        isinstance(r := results[h], Measurement) and r.throughput == pytest.approx(e, rel=TOLERANCE) for h, e in blocks
-    )
+    basics = all(isinstance(results[h], Measurement) for h in (ADD, DEPENDENT_CHAIN, FOUR_ADDS))
+    return basics and all(any(_fits(d, name, results) for d in _runnable(name)) for name in KNOWN if _runnable(name))
 
 
 @pytest.fixture(scope="module")
 def measured() -> dict[str, Measurement | Rejection]:
     # Many short passes: the minimum over passes escapes the other hyperthread's bursts. A burst of
-    # load from another tenant can still skew a whole run, so a run with a known answer out of
-    # tolerance is repeated, seconds apart (up to five runs); the last run is judged. Every figure
-    # judged has passed measure_blocks' checks (agreeing estimates, not below the issue-width bound).
-    hexes = list({*(_known_answer(name)[0] for name in RUNNABLE), ADD, DEPENDENT_CHAIN, FOUR_ADDS})
+    # load from another tenant can still skew a whole run, so a run with a known answer that fits
+    # no candidate design is repeated, seconds apart (up to five runs); the last run is judged.
+    # Every figure judged has passed measure_blocks' checks (agreeing estimates, not below the
+    # issue-width bound).
+    answers = {_known_answer(d, name)[0] for name in KNOWN for d in _runnable(name)}
+    hexes = list({*answers, ADD, DEPENDENT_CHAIN, FOUR_ADDS})
     for attempt in range(5):
         time.sleep(2.0 * bool(attempt))
         results = {r.hex: r for r in measure_blocks(hexes, passes=12, workers=1, chunk_size=len(hexes))}
@@ -101,13 +113,18 @@ def test_every_latency_in_the_table_has_a_block():
 
 @pytest.mark.parametrize("name", KNOWN)
 def test_known_answers_in_core_cycles(measured, name):
-    reason = _skip_reason(name)
-    if reason:
-        pytest.skip(reason)
-    hex_code, expected = _known_answer(name)
-    result = measured[hex_code]
-    assert isinstance(result, Measurement), result
-    assert result.throughput == pytest.approx(expected, rel=TOLERANCE), f"{name} on {CPU.mcpu}"
+    """Each known answer is that of this CPU's design; under a hypervisor, whose CPU model need not
+    be the silicon, that of some design of its vendor (a harness off by a factor matches none)."""
+    designs = _runnable(name)
+    if not designs:
+        pytest.skip(_skip_reason(microarchitecture(CPU.mcpu), name) or f"no candidate design runs {name}")
+    fitting = [d.name for d in designs if _fits(d, name, measured)]
+    if fitting and fitting[0] != CPU.mcpu:
+        logging.getLogger(__name__).warning(
+            "%s: this CPU says %s (a hypervisor's model); measured as on %s", name, CPU.mcpu, fitting
+        )
+    expected = {d.name: _known_answer(d, name)[1] for d in designs}
+    assert fitting, f"{name}: measured {measured[_known_answer(designs[0], name)[0]]}, expected one of {expected}"
 
 
 def test_dependent_adds_cost_n_times_one(measured):

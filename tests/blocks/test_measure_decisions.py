@@ -85,6 +85,15 @@ def test_bound_comes_from_the_table_or_a_conservative_width(caplog):
     assert "futurecpu9 is not in mlgo_env.machine's table" in caplog.text
 
 
+def test_a_hypervisors_cpu_model_gets_the_conservative_bound(caplog):
+    # QEMU's EPYC model says Zen 1 (6-wide) on any AMD silicon, Zen 5 (8-wide) included
+    with caplog.at_level(logging.WARNING, logger="mlgo_env.blocks.measure"):
+        bound = IssueBound.for_cpu("znver1", virtual=True)
+    assert bound.in_table and bound.virtual
+    assert bound.width == max(a.issue_width for a in MICROARCHITECTURES.values())
+    assert "znver1 is the CPU model a hypervisor presents" in caplog.text
+
+
 def test_unstable_pass_is_doubted_and_harness_faults_are_final():
     unstable = Judge(SIX_WIDE).verdict(MOV_EDI, MOV_EDI_INSNS, passes(30.0) + passes(0.0, status="unstable"))
     assert isinstance(unstable, Rejection) and unstable.remeasure
