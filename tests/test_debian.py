@@ -34,10 +34,14 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 
 def _apt_targets(parts: Path) -> set[str]:
-    """What apt itself reads from the sources files in `parts` ("Packages", "Sources")."""
+    """What apt itself reads from the sources files in `parts` ("Packages", "Sources").
+
+    ``--no-release-info``: without it apt lists only targets whose Release file an earlier
+    ``apt-get update`` fetched, which depends on the machine's history, not on the files.
+    """
     listed = subprocess.run(
         ["apt-get", "-o", f"Dir::Etc::SourceParts={parts}", "-o", "Dir::Etc::SourceList=/dev/null",
-         "indextargets", "--format", "$(CREATED_BY)"],
+         "indextargets", "--no-release-info", "--format", "$(CREATED_BY)"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return set(listed.stdout.split())
