@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +110,9 @@ def test_compiler_that_exits_before_the_header(tmp_path: Path) -> None:
         process.wait(timeout=10)
 
 
-def test_compiler_that_hangs(tmp_path: Path) -> None:
+@pytest.fixture
+def hanging_channel(tmp_path: Path) -> Iterator[Channel]:
+    """A channel to a fake compiler that writes its header, then hangs (killed after the test)."""
     body = """
         out.write(header.encode() + b'\\n')
         time.sleep(30)
@@ -117,12 +120,16 @@ def test_compiler_that_hangs(tmp_path: Path) -> None:
     channel = Channel(tmp_path / "ch", alive=lambda: process.poll() is None, timeout=1.0)
     process = _fake_compiler(tmp_path / "ch", body)
     try:
-        with pytest.raises(CompilerTimeout):
-            channel.next_decision()
+        yield channel
     finally:
         channel.close()
         process.kill()
         process.wait(timeout=10)
+
+
+def test_compiler_that_hangs(hanging_channel: Channel) -> None:
+    with pytest.raises(CompilerTimeout):
+        hanging_channel.next_decision()
 
 
 MULTI_FUNCTION_C = """
@@ -258,20 +265,9 @@ def test_loop_compiler_that_exits_mid_record(tmp_path: Path, native: bool) -> No
 
 
 @pytest.mark.parametrize("native", LOOPS)
-def test_loop_compiler_that_hangs(tmp_path: Path, native: bool) -> None:
-    body = """
-        out.write(header.encode() + b'\\n')
-        time.sleep(30)
-    """
-    channel = Channel(tmp_path / "ch", alive=lambda: process.poll() is None, timeout=1.0)
-    process = _fake_compiler(tmp_path / "ch", body)
-    try:
-        with pytest.raises(CompilerTimeout):
-            _drive(channel, [0], native)
-    finally:
-        channel.close()
-        process.kill()
-        process.wait(timeout=10)
+def test_loop_compiler_that_hangs(hanging_channel: Channel, native: bool) -> None:
+    with pytest.raises(CompilerTimeout):
+        _drive(hanging_channel, [0], native)
 
 
 @pytest.mark.parametrize("native", LOOPS)
