@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
+import logging
 import random
 import subprocess
 import tempfile
@@ -40,6 +41,8 @@ from mlgo_env.machine import UNKNOWN, is_mcpu
 from mlgo_env.toolchain import get_toolchain
 
 __all__ = ["OSACA_ARCHS", "Evaluation", "ModelResult", "mca_batched_speed", "osaca_cycles"]
+
+logger = logging.getLogger(__name__)
 
 OSACA_ARCHS = {
     "znver1": "zen1", "znver2": "zen2", "znver3": "zen3", "znver4": "zen4",
@@ -196,6 +199,11 @@ class Evaluation:
             train = rng.sample(train, gbt_train_rows)
         train, train_insns = decode_rows(train)
         test, test_insns = decode_rows(test)
+        if not test:
+            raise ValueError(f"{', '.join(map(str, data))} has no rows of the test applications {test_apps}")
+        if not train:  # only held-out rows (a re-measured sample): there is nothing to fit the baseline on
+            logger.warning("no rows of training applications: the bag-of-mnemonics baseline is left out")
+            return cls(test, None, allow_mixed_cpus)
         gbt = MnemonicGBT().fit(train_insns, [r.throughput for r in train]).predict(test_insns)
         return cls(test, gbt, allow_mixed_cpus)
 
