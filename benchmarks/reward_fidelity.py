@@ -22,7 +22,10 @@ Each reward then costs every variant, and per reward the report gives:
 * cost per episode: seconds, and × the compile time of the variant.
 
 Rewards: ``size``, ``mca``, ``perf_model``, ``perf_model_no_llc`` (its throughput part alone: does
-the cache term help?), ``learned``. perf_model simulates each program (per input) once, on its plain
+the cache term help?), ``perf_model_fitted`` (its cache term's weight, latency / MLP, fitted to
+this machine's runtimes with `rewards.perf_model.fit_perf_model` on the *other* programs' variants:
+leave one program out, so no program's runtimes calibrate its own prediction), ``learned``.
+perf_model simulates each program (per input) once, on its plain
 compile; that time is reported apart. perf_model and mca share llvm-mca's block cache: perf_model's
 cost per episode adds mca's, which it would pay on its own. The memory-bound programs (their corpus
 flag, and the kernel) get their own table.
@@ -66,14 +69,14 @@ from mlgo_env.errors import MlgoEnvError
 from mlgo_env.timing import Command, StopRule, Timing, run_once, time_variants
 from mlgo_env.toolchain import Toolchain, get_toolchain
 from rewards.base import Reward
-from rewards.perf_model import PerfModelReward
+from rewards.perf_model import PerfModelReward, PerfSample, fit_perf_model
 
 QUICK_PROGRAMS = ("matmul", "stencil2d")  # register pressure in hot loops; memory-bound
 ARTIFACTS = Artifact.OBJECT | Artifact.BB_ADDR_MAP | Artifact.DEBUG_INFO | Artifact.EXECUTABLE
 PLAIN = "plain -O2"
-ROWS = ("size", "mca", "perf_model", "perf_model_no_llc", "learned")
-CYCLE_ROWS = ("mca", "perf_model", "perf_model_no_llc", "learned")
-COMPUTED_FROM = {"perf_model_no_llc": "perf_model"}  # rows read off another reward's breakdown
+ROWS = ("size", "mca", "perf_model", "perf_model_no_llc", "perf_model_fitted", "learned")
+CYCLE_ROWS = ("mca", "perf_model", "perf_model_no_llc", "perf_model_fitted", "learned")
+COMPUTED_FROM = {"perf_model_no_llc": "perf_model", "perf_model_fitted": "perf_model"}  # read off its breakdown
 
 KERNEL = r"""
 #include <stdio.h>
@@ -349,6 +352,34 @@ def evaluate(
     return ProgramResult(name, memory_bound, variants, measure(variants, args), profile_s, dropped)
 
 
+def fit_out_of_program(results: list[ProgramResult]) -> dict[str, str]:
+    """Adds ``perf_model_fitted`` to each variant: perf_model's two terms, the miss term weighted by
+    a latency / MLP fitted to the measured runtimes of every other program's variants.
+
+    Returns the programs it could not be fitted for, with the reason (too few other programs, or
+    runtimes that the throughput term does not explain).
+    """
+    parts = {id(v): v.module.extra.get("perf_model") for r in results for v in r.variants}
+    unfitted = {}
+    for result in results:
+        samples = [
+            PerfSample(p["throughput_cycles"], p["llc_misses"], other.seconds(v))
+            for other in results
+            if other is not result
+            for v in other.variants
+            if isinstance(p := parts[id(v)], dict)
+        ]
+        try:
+            latency, mlp = fit_perf_model(samples, latency=1.0)
+        except ValueError as error:
+            unfitted[f"perf_model_fitted ({result.name})"] = str(error)
+            continue
+        for v in result.variants:
+            if isinstance(p := parts[id(v)], dict):
+                v.costs["perf_model_fitted"] = p["throughput_cycles"] + p["llc_misses"] * latency / mlp
+    return unfitted
+
+
 # -- figures -------------------------------------------------------------------------------------
 
 
@@ -554,6 +585,7 @@ def main(args: Args) -> dict:
             results.append(evaluate("working_set", True, kernel_variants(toolchain, folder), [], args, chosen, missing))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    missing.update(fit_out_of_program(results))
     pairs = {r.name: resolvable_pairs(r) for r in results}
     halfwidths = [i.halfwidth for r in results for i in r.timing.ratios().values()]
     memory = [r for r in results if r.memory_bound]

@@ -1,0 +1,50 @@
+"""The fidelity study's out-of-program calibration of perf_model's cache term (benchmarks/reward_fidelity.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_SPEC = importlib.util.spec_from_file_location("reward_fidelity", ROOT / "benchmarks" / "reward_fidelity.py")
+assert _SPEC is not None and _SPEC.loader is not None
+fidelity = importlib.util.module_from_spec(_SPEC)
+sys.modules["reward_fidelity"] = fidelity
+_SPEC.loader.exec_module(fidelity)
+
+MISS_CYCLES = 50.0  # the machine's true cost of a miss, in cycles: what the fit must find
+CYCLE_S = 1e-9
+
+
+def _program(name: str, terms: list[tuple[float, float]], miss_cycles: float = MISS_CYCLES) -> Any:
+    """A program whose variants run exactly throughput + `miss_cycles` per miss."""
+    seconds = {f"v{k}": CYCLE_S * (t + miss_cycles * m) for k, (t, m) in enumerate(terms)}
+    variants = [
+        fidelity.Variant(f"v{k}", SimpleNamespace(extra={"perf_model": {"throughput_cycles": t, "llc_misses": m}}), 1.0)
+        for k, (t, m) in enumerate(terms)
+    ]
+    timing = SimpleNamespace(seconds=seconds.__getitem__)
+    return fidelity.ProgramResult(name, False, variants, timing, 0.0, [])
+
+
+def test_each_program_is_costed_with_the_weight_fitted_on_the_others() -> None:
+    # program a's own runtimes say 200 cycles a miss: its prediction must not have seen them
+    odd_one = _program("a", [(1e6, 0.0), (1e6, 1e4), (2e6, 5e3)], miss_cycles=200.0)
+    results = [odd_one, _program("b", [(3e6, 2e4), (3e6, 0.0)]), _program("c", [(5e5, 1e4), (6e5, 1e3)])]
+    assert fidelity.fit_out_of_program(results) == {}
+    for v in odd_one.variants:
+        parts = v.module.extra["perf_model"]
+        expected = parts["throughput_cycles"] + MISS_CYCLES * parts["llc_misses"]
+        assert v.costs["perf_model_fitted"] == pytest.approx(expected, rel=1e-6)
+    assert all("perf_model_fitted" in v.costs for r in results for v in r.variants)
+
+
+def test_a_program_with_no_other_program_to_fit_on_is_reported() -> None:
+    results = [_program("alone", [(1e6, 0.0), (1e6, 1e4)])]
+    assert list(fidelity.fit_out_of_program(results)) == ["perf_model_fitted (alone)"]
+    assert all("perf_model_fitted" not in v.costs for v in results[0].variants)
