@@ -24,7 +24,9 @@ Each reward then costs every variant, and per reward the report gives:
 Rewards: ``size``, ``mca``, ``perf_model``, ``perf_model_no_llc`` (its throughput part alone: does
 the cache term help?), ``perf_model_fitted`` (its cache term's weight, latency / MLP, fitted to
 this machine's runtimes with `rewards.perf_model.fit_perf_model` on the *other* programs' variants:
-leave one program out, so no program's runtimes calibrate its own prediction), ``learned``.
+leave one program out, so no program's runtimes calibrate its own prediction),
+``perf_model_learned`` (perf_model with the learned fast model's block cycles instead of llvm-mca's:
+``blocks="learned"``), ``learned``.
 perf_model simulates each program (per input) once, on its plain
 compile; that time is reported apart. perf_model and mca share llvm-mca's block cache: perf_model's
 cost per episode adds mca's, which it would pay on its own. The memory-bound programs (their corpus
@@ -74,8 +76,8 @@ from rewards.perf_model import PerfModelReward, PerfSample, fit_perf_model
 QUICK_PROGRAMS = ("matmul", "stencil2d")  # register pressure in hot loops; memory-bound
 ARTIFACTS = Artifact.OBJECT | Artifact.BB_ADDR_MAP | Artifact.DEBUG_INFO | Artifact.EXECUTABLE
 PLAIN = "plain -O2"
-ROWS = ("size", "mca", "perf_model", "perf_model_no_llc", "perf_model_fitted", "learned")
-CYCLE_ROWS = ("mca", "perf_model", "perf_model_no_llc", "perf_model_fitted", "learned")
+ROWS = ("size", "mca", "perf_model", "perf_model_no_llc", "perf_model_fitted", "perf_model_learned", "learned")
+CYCLE_ROWS = ("mca", "perf_model", "perf_model_no_llc", "perf_model_fitted", "perf_model_learned", "learned")
 COMPUTED_FROM = {"perf_model_no_llc": "perf_model", "perf_model_fitted": "perf_model"}  # read off its breakdown
 
 KERNEL = r"""
@@ -175,9 +177,10 @@ def predictors(mcpu: str | None) -> tuple[dict[str, Reward], dict[str, str]]:
         ("mca", {"mcpu": mcpu}),
         ("perf_model", {"mcpu": mcpu}),
         ("learned", {"mcpu": mcpu}),
+        ("perf_model_learned", {"mcpu": mcpu, "blocks": "learned"}),
     ):
         try:
-            chosen[name] = rewards.get(name, **options)
+            chosen[name] = rewards.get(name.removesuffix("_learned"), **options)
         except (MlgoEnvError, ValueError, OSError) as error:
             missing[name] = f"{type(error).__name__}: {error}"
     return chosen, missing
@@ -327,6 +330,8 @@ def cost_variants(variants: list[Variant], chosen: dict[str, Reward], missing: d
                 assert isinstance(parts, dict)
                 variant.costs["perf_model_no_llc"] = parts["throughput_cycles"]
                 variant.cost_s["perf_model"] += variant.cost_s.get("mca", 0.0)
+            if name == "perf_model_learned":  # shares the learned row's memo, which it would fill itself
+                variant.cost_s[name] += variant.cost_s.get("learned", 0.0)
     return profile_s
 
 

@@ -65,6 +65,7 @@ from scipy.optimize import nnls
 from mlgo_env import x86
 from mlgo_env.artifacts import Artifact, CompiledModule
 from mlgo_env.bbaddrmap import MachineBlock, read_blocks
+from mlgo_env.blocks.predict import shipped_model
 from mlgo_env.callgrind import CACHE_SPEC, CacheConfig, Profile, memory_bytes, profile_program
 from mlgo_env.dwarf import Chain, InlineSites, SourceKey, SourceLines
 from mlgo_env.machine import host, microarchitecture
@@ -268,7 +269,9 @@ class PerfModelReward(TargetCpuReward):
         mlp: memory-level parallelism (misses overlapping).
         frequencies: ``"profile"`` (dynamic counts from the cache simulation) or ``"static"``
             (LLVM's per-function block-frequency estimates).
-        mcpu: CPU llvm-mca models; None: this host's.
+        blocks: what costs a block: ``"mca"`` (llvm-mca) or ``"learned"`` (the shipped fast
+            learned model of `mcpu`, `mlgo_env.blocks.predict.shipped_model`: far cheaper).
+        mcpu: CPU the block model models; None: this host's.
         cache: the target's caches, or their `CacheConfig.spec` text; None: this host's.
         profile_timeout: seconds a profiling run may take.
         profile_dir: where profiles are cached; None for the default under ``~/.cache``.
@@ -280,6 +283,7 @@ class PerfModelReward(TargetCpuReward):
     Raises:
         ValueError: a bad option, or caches valgrind cannot simulate.
         ProfileError: `cache` is None and this machine does not describe its caches.
+        predict.NoModelForCpu: ``blocks="learned"`` and no learned model ships for `mcpu`.
     """
 
     name = "perf_model"
@@ -291,6 +295,7 @@ class PerfModelReward(TargetCpuReward):
         "latency": WireOption(float, low=0.0, high=1e5),
         "mlp": WireOption(float, low=1e-3, high=1e3),
         "frequencies": WireOption(str, choices=("profile", "static")),
+        "blocks": WireOption(str, choices=("mca", "learned")),
         "mcpu": MCPU,
         "profile_timeout": WireOption(float, low=1.0, high=3600.0, seconds=True),
     }
@@ -300,6 +305,7 @@ class PerfModelReward(TargetCpuReward):
         latency: float | None = None,
         mlp: float = DEFAULT_MLP,
         frequencies: Literal["profile", "static"] = "profile",
+        blocks: Literal["mca", "learned"] = "mca",
         mcpu: str | None = None,
         cache: CacheConfig | str | None = None,
         profile_timeout: float = 3600.0,
@@ -308,6 +314,11 @@ class PerfModelReward(TargetCpuReward):
         super().__init__(mcpu)
         if frequencies not in ("profile", "static"):
             raise ValueError(f"frequencies must be 'profile' or 'static', not {frequencies!r}")
+        if blocks not in ("mca", "learned"):
+            raise ValueError(f"blocks must be 'mca' or 'learned', not {blocks!r}")
+        self.blocks = blocks
+        if blocks == "learned":
+            shipped_model(self.mcpu)  # raises NoModelForCpu now, not at the first episode
         self.latency = miss_latency(self.mcpu) if latency is None else latency
         if self.latency < 0 or mlp <= 0:
             raise ValueError(f"need latency >= 0 and mlp > 0, got latency={self.latency}, mlp={mlp}")
@@ -346,7 +357,7 @@ class PerfModelReward(TargetCpuReward):
     def breakdown(self, module: CompiledModule) -> PerfBreakdown:
         """The prediction for `module`, split into its throughput and cache-miss parts."""
         blocks = read_blocks(module.object_path, module.toolchain)
-        costs = self._block_model(module).cycles([block.code for block in blocks])
+        costs = self._block_cycles(module, [block.code for block in blocks])
         profile = self._profiles.get(self._program_key(module)) or self.use_profile(module)
         located = locate(blocks, SourceLines(module.object_path), InlineSites(module.object_path))
         mapped = map_profile(blocks, located, profile)
@@ -388,11 +399,19 @@ class PerfModelReward(TargetCpuReward):
                 host().mcpu,
             )
 
-    def _block_model(self, module: CompiledModule) -> McaBlockModel:
+    def _block_cycles(self, module: CompiledModule, codes: list[bytes]) -> list[float]:
+        """Cycles per iteration of each block (terminators left out), by the chosen block model."""
+        if self.blocks == "learned":
+            bodies = [x86.strip_terminators(code) for code in codes]
+            nonempty = [k for k, body in enumerate(bodies) if body]
+            cycles = [0.0] * len(codes)
+            for k, c in zip(nonempty, shipped_model(self.mcpu).cycles([bodies[k] for k in nonempty]), strict=True):
+                cycles[k] = float(c)
+            return cycles
         version = module.toolchain.version
         if version not in self._block_models:
             self._block_models[version] = McaBlockModel(mcpu=self.mcpu, toolchain=module.toolchain)
-        return self._block_models[version]
+        return self._block_models[version].cycles(codes)
 
     @staticmethod
     def _program_key(module: CompiledModule) -> tuple[str, tuple[str, ...]]:

@@ -13,6 +13,7 @@ import rewards
 from mlgo_env import machine
 from mlgo_env.artifacts import CompiledModule, ProgramInfo
 from mlgo_env.bbaddrmap import read_blocks
+from mlgo_env.blocks.predict import NoModelForCpu
 from mlgo_env.callgrind import (
     CacheConfig,
     LineCost,
@@ -221,6 +222,28 @@ def test_streaming_64_mib_misses_the_llc_far_more_than_16_kib(compile_c, toolcha
     assert large["miss_cycles"] == pytest.approx(large["llc_misses"] * latency / 4)  # type: ignore[index]
     # 2 sweeps of n/8 loads: the hot loop's count comes from the profile, not LLVM's guess.
     assert large["throughput_cycles"] > 1000 * small["throughput_cycles"] / 2  # type: ignore[index]
+
+
+def test_learned_block_costs_share_the_profile_and_differ_only_in_block_cycles(
+    compile_c, toolchain, tmp_path: Path
+) -> None:
+    size = 1 << 20
+    obj, program = _build(compile_c, toolchain, tmp_path, "stream")
+    by_mca, by_learned = (
+        _module(obj, program, toolchain, tmp_path, size),
+        _module(obj, program, toolchain, tmp_path, size),
+    )
+    rewards.get("perf_model", mcpu="znver4").cost(by_mca)
+    rewards.get("perf_model", mcpu="znver4", blocks="learned").cost(by_learned)
+    mca, learned = by_mca.extra["perf_model"], by_learned.extra["perf_model"]
+    assert learned["llc_misses"] == mca["llc_misses"]  # type: ignore[index]  # the same profile and mapping
+    assert learned["throughput_cycles"] != mca["throughput_cycles"]  # type: ignore[index]
+    # the hot loop's cycles agree within what the two block models disagree on (tens of percent)
+    assert learned["throughput_cycles"] == pytest.approx(mca["throughput_cycles"], rel=0.5)  # type: ignore[index]
+    with pytest.raises(NoModelForCpu):
+        rewards.get("perf_model", mcpu="skylake", blocks="learned")
+    with pytest.raises(ValueError, match="blocks must be"):
+        rewards.get("perf_model", mcpu="znver4", blocks="osaca")
 
 
 def test_profile_is_reused_for_variants(compile_c, toolchain, tmp_path: Path, private_cache: Path) -> None:
