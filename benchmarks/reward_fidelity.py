@@ -172,15 +172,15 @@ class ProgramResult:
 def predictors(mcpu: str | None) -> tuple[dict[str, Reward], dict[str, str]]:
     """The rewards costed on every variant (mca before perf_model: see the module), and those missing."""
     chosen, missing = {}, {}
-    for name, options in (
-        ("size", {}),
-        ("mca", {"mcpu": mcpu}),
-        ("perf_model", {"mcpu": mcpu}),
-        ("learned", {"mcpu": mcpu}),
-        ("perf_model_learned", {"mcpu": mcpu, "blocks": "learned"}),
+    for name, reward, options in (
+        ("size", "size", {}),
+        ("mca", "mca", {"mcpu": mcpu}),
+        ("perf_model", "perf_model", {"mcpu": mcpu}),
+        ("learned", "learned", {"mcpu": mcpu}),
+        ("perf_model_learned", "perf_model", {"mcpu": mcpu, "blocks": "learned"}),
     ):
         try:
-            chosen[name] = rewards.get(name.removesuffix("_learned"), **options)
+            chosen[name] = rewards.get(reward, **options)
         except (MlgoEnvError, ValueError, OSError) as error:
             missing[name] = f"{type(error).__name__}: {error}"
     return chosen, missing
@@ -364,7 +364,6 @@ def fit_out_of_program(results: list[ProgramResult]) -> dict[str, str]:
     Returns the programs it could not be fitted for, with the reason (too few other programs, or
     runtimes that the throughput term does not explain).
     """
-    parts = {id(v): v.module.extra.get("perf_model") for r in results for v in r.variants}
     unfitted = {}
     for result in results:
         samples = [
@@ -372,7 +371,7 @@ def fit_out_of_program(results: list[ProgramResult]) -> dict[str, str]:
             for other in results
             if other is not result
             for v in other.variants
-            if isinstance(p := parts[id(v)], dict)
+            if isinstance(p := v.module.extra.get("perf_model"), dict)
         ]
         try:
             latency, mlp = fit_perf_model(samples, latency=1.0)
@@ -380,7 +379,7 @@ def fit_out_of_program(results: list[ProgramResult]) -> dict[str, str]:
             unfitted[f"perf_model_fitted ({result.name})"] = str(error)
             continue
         for v in result.variants:
-            if isinstance(p := parts[id(v)], dict):
+            if isinstance(p := v.module.extra.get("perf_model"), dict):
                 v.costs["perf_model_fitted"] = p["throughput_cycles"] + p["llc_misses"] * latency / mlp
     return unfitted
 

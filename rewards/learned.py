@@ -18,7 +18,20 @@ from mlgo_env.x86 import strip_terminators
 from rewards.base import TargetCpuReward
 from rewards.wire import MCPU, WireOption
 
-__all__ = ["LearnedReward"]
+__all__ = ["LearnedReward", "body_cycles"]
+
+
+def body_cycles(model: CpuModel, codes: list[bytes]) -> list[float]:
+    """Predicted cycles per iteration of each block, its trailing jumps/returns left out (as measured).
+
+    A block that is nothing but those costs 0.
+    """
+    bodies = [strip_terminators(code) for code in codes]
+    nonempty = [k for k, body in enumerate(bodies) if body]
+    cycles = [0.0] * len(codes)
+    for k, c in zip(nonempty, model.cycles([bodies[k] for k in nonempty]), strict=True):
+        cycles[k] = float(c)
+    return cycles
 
 
 class LearnedReward(TargetCpuReward):
@@ -66,9 +79,7 @@ class LearnedReward(TargetCpuReward):
     def cost(self, module: CompiledModule) -> float:
         """Predicted cycles of one call of each function of `module`, summed."""
         blocks = read_blocks(module.object_path, module.toolchain)
-        bodies = [strip_terminators(block.code) for block in blocks]
-        nonempty = [k for k, body in enumerate(bodies) if body]
-        cycles = self.model.cycles([bodies[k] for k in nonempty])
+        cycles = body_cycles(self.model, [block.code for block in blocks])
         module.extra["learned_blocks"] = len(blocks)
         module.extra["learned_mcpu"] = self.mcpu
-        return float(sum(blocks[k].frequency * c for k, c in zip(nonempty, cycles, strict=True)))
+        return float(sum(block.frequency * c for block, c in zip(blocks, cycles, strict=True)))

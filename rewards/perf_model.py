@@ -80,6 +80,7 @@ from mlgo_env.dwarf import Chain, InlineSites, SourceKey, SourceLines
 from mlgo_env.machine import host, microarchitecture
 from mlgo_env.mca import McaBlockModel
 from rewards.base import TargetCpuReward
+from rewards.learned import body_cycles
 from rewards.wire import MCPU, WireOption
 
 __all__ = [
@@ -405,12 +406,7 @@ class PerfModelReward(TargetCpuReward):
     def _block_cycles(self, module: CompiledModule, codes: list[bytes]) -> list[float]:
         """Cycles per iteration of each block (terminators left out), by the chosen block model."""
         if self.blocks == "learned":
-            bodies = [x86.strip_terminators(code) for code in codes]
-            nonempty = [k for k, body in enumerate(bodies) if body]
-            cycles = [0.0] * len(codes)
-            for k, c in zip(nonempty, shipped_model(self.mcpu).cycles([bodies[k] for k in nonempty]), strict=True):
-                cycles[k] = float(c)
-            return cycles
+            return body_cycles(shipped_model(self.mcpu), codes)
         version = module.toolchain.version
         if version not in self._block_models:
             self._block_models[version] = McaBlockModel(mcpu=self.mcpu, toolchain=module.toolchain)
