@@ -256,6 +256,16 @@ def lite_text(text: bytes) -> tuple[str, str]:
     return raw[: _MNEMONIC.size].split(b"\0", 1)[0].decode(), raw[_MNEMONIC.size :].split(b"\0", 1)[0].decode()
 
 
+MNEMONIC_SIZE = _MNEMONIC.size
+"""Bytes of a `LiteBatch.text` record's mnemonic field (NUL-padded); the operand string follows."""
+_LITE_STRINGS = np.dtype({"names": ["mnemonic", "op_str"], "formats": [f"S{_MNEMONIC.size}", f"S{_OP_STR.size}"]})
+
+
+def lite_strings(text: np.ndarray) -> list[tuple[bytes, bytes]]:
+    """The (mnemonic, operand string) bytes of many `LiteBatch.text` records at once (`lite_text`, vectorised)."""
+    return np.ascontiguousarray(text).view(_LITE_STRINGS).tolist()
+
+
 @functools.cache
 def _lite_disassembler() -> capstone.Cs:
     return capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)

@@ -120,8 +120,8 @@ def _bag_sums(table: np.ndarray, tokens: np.ndarray, owner: np.ndarray, n: int) 
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-    """GELU, tanh form (as torch's ``approximate="tanh"``, which training uses)."""
-    return 0.5 * x * (1.0 + np.tanh(0.7978845608 * (x + 0.044715 * x**3)))
+    """GELU, tanh form (as torch's ``approximate="tanh"``, which training uses); ``x * x * x``: ``x**3`` is slow."""
+    return 0.5 * x * (1.0 + np.tanh(0.7978845608 * (x + 0.044715 * (x * x * x))))
 
 
 def count_tokens(blocks: Sequence[bytes]) -> Counter[str]:

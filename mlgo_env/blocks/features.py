@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlgo_env.x86 import canonical_register, decode_lite_batch, lite_text
+from mlgo_env.x86 import MNEMONIC_SIZE as _MNEMONIC_SIZE
+from mlgo_env.x86 import canonical_register, decode_lite_batch, lite_strings
 
 __all__ = ["N_DENSE", "BlockFeatures", "Featuriser", "InstructionInfo", "clear_caches", "instruction_info"]
 
@@ -33,7 +34,8 @@ _REGISTERS = (
 )  # fmt: skip
 _REGISTER_BIT = {name: k for k, name in enumerate(_REGISTERS)}
 _SIZES = {"byte": 8, "word": 16, "dword": 32, "qword": 64, "tbyte": 80, "xmmword": 128, "ymmword": 256, "zmmword": 512}
-_WORD = re.compile(r"[a-z][a-z0-9]*")
+_REGISTER_WORD = re.compile(r"(?<![0-9a-z])[a-z][a-z0-9]*")
+"""A word that can name a register: not the ``x1f`` of a number ``0x1f``."""
 _NO_DEST_WRITE = ("cmp", "test", "bt", "ucomis", "comis", "vucomis", "vcomis", "ptest", "vptest", "push")
 _DEST_NOT_READ = ("mov", "vmov", "lea", "set", "cvt", "vcvt", "pop", "vbroadcast", "vpbroadcast", "pmovzx", "pmovsx",
                   "vpmovzx", "vpmovsx", "bsf", "bsr", "lzcnt", "tzcnt", "popcnt", "pshufd", "vpshufd", "sqrt",
@@ -48,31 +50,6 @@ _RDX_RAX = ("mul", "imul", "div", "idiv", "cqo", "cdq", "cwd", "cdqe", "cwde")
 N_DENSE = 6
 """Block-level features: log length, loads, stores, chain in one iteration, chain growth per
 iteration, and the count of instructions that write flags read later (all log1p-scaled)."""
-
-
-def _mask(names: set[str]) -> int:
-    return sum(1 << _REGISTER_BIT[n] for n in names if n in _REGISTER_BIT)
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _operand(text: str) -> tuple[str, frozenset[str], bool]:
-    """(form, registers, is memory) of one Intel-syntax operand (memoised: operands repeat)."""
-    if "[" in text:
-        size = _SIZES.get(text.split(" ", 1)[0], 0)
-        inside = text[text.index("[") :]
-        return f"m{size}", frozenset(canonical_register(w) for w in _WORD.findall(inside)), True
-    name = text.strip()
-    if name[:1].isdigit() or name[:1] == "-":
-        return "i", frozenset(), False
-    register = canonical_register(name)
-    if register.startswith("v"):
-        return f"v{ {'x': 128, 'y': 256, 'z': 512}.get(name[0], 128) }", frozenset({register}), False
-    if register.startswith("k") and register[1:].isdigit():
-        return "k", frozenset({register}), False
-    bits = 64 if name.startswith("r") else 32 if name.startswith("e") else 16 if len(name) == 2 else 8
-    if name[-1] in "dwb" and name.startswith("r") and name[1:2].isdigit():
-        bits = {"d": 32, "w": 16, "b": 8}[name[-1]]
-    return f"r{bits}", frozenset({register}), False
 
 
 @dataclass(frozen=True)
@@ -96,47 +73,108 @@ class InstructionInfo:
     stores: bool
 
 
+def _mask(names: frozenset[str]) -> int:
+    return sum(1 << _REGISTER_BIT[n] for n in names if n in _REGISTER_BIT)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _operand(text: str) -> tuple[str, int, frozenset[str], bool]:
+    """(form, register mask, registers, is memory) of one Intel-syntax operand (memoised: operands repeat)."""
+    if "[" in text:
+        size = _SIZES.get(text.split(" ", 1)[0], 0)
+        inside = text[text.index("[") :]
+        registers = frozenset(canonical_register(w) for w in _REGISTER_WORD.findall(inside))
+        return f"m{size}", _mask(registers), registers, True
+    name = text.strip()
+    if name[:1].isdigit() or name[:1] == "-":
+        return "i", 0, frozenset(), False
+    register = canonical_register(name)
+    one = frozenset({register})
+    if register.startswith("v"):
+        return f"v{ {'x': 128, 'y': 256, 'z': 512}.get(name[0], 128) }", _mask(one), one, False
+    if register.startswith("k") and register[1:].isdigit():
+        return "k", _mask(one), one, False
+    bits = 64 if name.startswith("r") else 32 if name.startswith("e") else 16 if len(name) == 2 else 8
+    if name[-1] in "dwb" and name.startswith("r") and name[1:2].isdigit():
+        bits = {"d": 32, "w": 16, "b": 8}[name[-1]]
+    return f"r{bits}", _mask(one), one, False
+
+
+@dataclass(frozen=True)
+class _MnemonicRules:
+    """How one mnemonic uses its operands and implicit registers (what `instruction_info` needs of it)."""
+
+    writes_first: bool
+    """the first operand is a destination"""
+    reads_first: bool
+    """... and is read too (``add``), unless three-operand VEX"""
+    vex_three_operand: bool
+    """a ``v`` form whose three operands leave the destination unread (not FMA)"""
+    zero_idiom: bool
+    lea: bool
+    implicit_reads: int
+    implicit_writes: int
+    rdx_rax: bool
+    """reads and writes ``rdx:rax`` when it has at most one operand"""
+    loads: bool
+    stores: bool
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _mnemonic_rules(mnemonic: str) -> _MnemonicRules:
+    base = mnemonic.split()[-1]
+    stack = base in ("push", "pop", "call", "ret")
+    flags = 1 << _REGISTER_BIT["flags"]
+    rsp = 1 << _REGISTER_BIT["rsp"] if stack else 0
+    return _MnemonicRules(
+        writes_first=not base.startswith(_NO_DEST_WRITE),
+        reads_first=not base.startswith(_DEST_NOT_READ),
+        vex_three_operand=base.startswith("v") and not base.startswith("vfm"),
+        zero_idiom=base.startswith(_ZERO_IDIOMS),
+        lea=base == "lea",
+        implicit_reads=(flags if base.startswith(_FLAG_READERS) else 0) | rsp,
+        implicit_writes=(flags if base.startswith(_FLAG_WRITERS) else 0) | rsp,
+        rdx_rax=base in _RDX_RAX,
+        loads=base == "pop",
+        stores=base == "push",
+    )
+
+
+_RDX_RAX_MASK = _mask(frozenset({"rax", "rdx"}))
+
+
 @functools.lru_cache(maxsize=1 << 18)
 def instruction_info(mnemonic: str, op_str: str) -> InstructionInfo:
-    """Parses one instruction's text (memoised per distinct text)."""
+    """Parses one instruction's text (memoised per distinct text; operands and mnemonics are memoised too)."""
     ops = [_operand(t) for t in op_str.split(", ")] if op_str else []
-    base = mnemonic.split()[-1]
-    reads: set[str] = set()
-    writes: set[str] = set()
-    loads = stores = False
-    for k, (_, regs, memory) in enumerate(ops):
+    rules = _mnemonic_rules(mnemonic)
+    reads = writes = 0
+    loads, stores = rules.loads, rules.stores
+    for k, (_, mask, _, memory) in enumerate(ops):
         if memory:
-            reads |= regs  # the address
-            if base == "lea":
+            reads |= mask  # the address
+            if rules.lea:
                 continue
-            if k == 0 and not base.startswith(_NO_DEST_WRITE):
+            if k == 0 and rules.writes_first:
                 stores = True
-                loads |= not base.startswith(_DEST_NOT_READ)
+                loads |= rules.reads_first
             else:
                 loads = True
-        elif k == 0 and not base.startswith(_NO_DEST_WRITE):
-            writes |= regs
-            three_operand = base.startswith("v") and len(ops) >= 3 and not base.startswith("vfm")
-            if not (base.startswith(_DEST_NOT_READ) or three_operand):
-                reads |= regs
+        elif k == 0 and rules.writes_first:
+            writes |= mask
+            if rules.reads_first and not (rules.vex_three_operand and len(ops) >= 3):
+                reads |= mask
         else:
-            reads |= regs
-    if base.startswith(_ZERO_IDIOMS) and len(ops) >= 2 and ops[-1][1] == ops[-2][1] and not ops[-1][2]:
-        reads -= ops[-1][1]
-    if base.startswith(_FLAG_READERS):
-        reads.add("flags")
-    if base.startswith(_FLAG_WRITERS):
-        writes.add("flags")
-    if base in _RDX_RAX and len(ops) <= 1:
-        reads |= {"rax", "rdx"}
-        writes |= {"rax", "rdx"}
-    if base in ("push", "pop", "call", "ret"):
-        reads.add("rsp")
-        writes.add("rsp")
-        loads |= base == "pop"
-        stores |= base == "push"
-    form = f"{mnemonic} {','.join(f for f, _, _ in ops)}"
-    return InstructionInfo(mnemonic, form, _mask(reads), _mask(writes), loads, stores)
+            reads |= mask
+    if rules.zero_idiom and len(ops) >= 2 and ops[-1][2] == ops[-2][2] and not (ops[-1][3] or ops[-2][3]):
+        reads &= ~ops[-1][1]
+    reads |= rules.implicit_reads
+    writes |= rules.implicit_writes
+    if rules.rdx_rax and len(ops) <= 1:
+        reads |= _RDX_RAX_MASK
+        writes |= _RDX_RAX_MASK
+    form = f"{mnemonic} {','.join([op[0] for op in ops])}"
+    return InstructionInfo(mnemonic, form, reads, writes, loads, stores)
 
 
 @dataclass(frozen=True)
@@ -212,12 +250,16 @@ def _shape_hash(text: np.ndarray) -> np.ndarray:
     Instructions that differ only in numbers have one shape: parsed once, same tokens. A number
     is a run of ``[0-9a-fx]`` starting with a digit that does not follow a letter or digit
     (``r8`` and ``xmm1`` are registers). One pass over the text's columns, vectorised over
-    instructions; the hash is a polynomial over the characters kept.
+    instructions; the hash is a polynomial over the characters kept. The operands' NUL padding
+    is left out too: it is longer where a number was shorter.
     """
     chars = np.ascontiguousarray(text).view(np.uint8).reshape(len(text), -1)
-    used = np.flatnonzero(chars.any(axis=0))
-    chars = chars[:, : used[-1] + 1] if len(used) else chars[:, :0]
+    used = chars.any(axis=0)
+    used[_MNEMONIC_SIZE] = True  # keeps the operands apart from the mnemonic
+    chars = chars[:, used]  # a column of NULs everywhere would only scale every hash alike
     digit, number_char, word_char = _DIGITS[chars], _NUMBER_CHARS[chars], _WORD_CHARS[chars]
+    padding = chars == 0
+    padding[:, : int(used[:_MNEMONIC_SIZE].sum())] = False  # the mnemonic's padding keeps the operands in place
     hashes = np.zeros(len(chars), dtype=np.uint64)
     in_number = np.zeros(len(chars), dtype=bool)
     previous_word = np.zeros(len(chars), dtype=bool)
@@ -225,7 +267,7 @@ def _shape_hash(text: np.ndarray) -> np.ndarray:
         for j in range(chars.shape[1]):
             in_number = number_char[:, j] & (in_number | (digit[:, j] & ~previous_word))
             previous_word = word_char[:, j]
-            hashes = np.where(in_number, hashes, hashes * _HASH_BASE + chars[:, j])
+            hashes = np.where(in_number | padding[:, j], hashes, hashes * _HASH_BASE + chars[:, j])
     return hashes
 
 
@@ -248,7 +290,7 @@ class Featuriser:
         rows = np.array([self._row.get(h, -1) for h in hashes.tolist()], dtype=np.int64)
         new = np.flatnonzero(rows < 0)
         if len(new):
-            infos = [instruction_info(*lite_text(t)) for t in texts[new]]
+            infos = [instruction_info(m.decode(), o.decode()) for m, o in lite_strings(texts[new])]
             ids = self.token_ids
             table = [(ids.get(i.mnemonic, self.unknown), ids.get(i.form, self.unknown), i.reads, i.writes,
                       i.loads, i.stores) for i in infos]  # fmt: skip
@@ -287,3 +329,4 @@ def clear_caches() -> None:
     """Forgets every parsed instruction text (to time first-sight speed)."""
     instruction_info.cache_clear()
     _operand.cache_clear()
+    _mnemonic_rules.cache_clear()
