@@ -28,8 +28,9 @@ leave one program out, so no program's runtimes calibrate its own prediction),
 ``perf_model_learned`` (perf_model with the learned fast model's block cycles instead of llvm-mca's:
 ``blocks="learned"``), ``learned``.
 perf_model simulates each program (per input) once, on its plain
-compile; that time is reported apart. perf_model and mca share llvm-mca's block cache: perf_model's
-cost per episode adds mca's, which it would pay on its own. The memory-bound programs (their corpus
+compile; that time is reported apart. mca and perf_model each keep llvm-mca's block costs in a
+cache of their own, empty at the start (as a training run's reward starts): a variant costs the
+blocks that earlier variants of the run did not have. The memory-bound programs (their corpus
 flag, and the kernel) get their own table.
 
 ``--json PATH`` writes exactly ``{"overall": {reward: {"kendall_tau", "pairwise_concordance",
@@ -68,6 +69,7 @@ from mlgo_env.compilation import CompileOptions, compile_baseline
 from mlgo_env.corpus import Benchmark, default_corpus
 from mlgo_env.episode import run_episode
 from mlgo_env.errors import MlgoEnvError
+from mlgo_env.mca import McaCache
 from mlgo_env.timing import Command, StopRule, Timing, run_once, time_variants
 from mlgo_env.toolchain import Toolchain, get_toolchain
 from rewards.base import Reward
@@ -170,12 +172,12 @@ class ProgramResult:
 
 
 def predictors(mcpu: str | None) -> tuple[dict[str, Reward], dict[str, str]]:
-    """The rewards costed on every variant (mca before perf_model: see the module), and those missing."""
+    """The rewards costed on every variant, and those missing; each llvm-mca user has its own cache (see above)."""
     chosen, missing = {}, {}
     for name, reward, options in (
         ("size", "size", {}),
-        ("mca", "mca", {"mcpu": mcpu}),
-        ("perf_model", "perf_model", {"mcpu": mcpu}),
+        ("mca", "mca", {"mcpu": mcpu, "block_cache": McaCache(None)}),
+        ("perf_model", "perf_model", {"mcpu": mcpu, "block_cache": McaCache(None)}),
         ("learned", "learned", {"mcpu": mcpu}),
         ("perf_model_learned", "perf_model", {"mcpu": mcpu, "blocks": "learned"}),
     ):
@@ -329,7 +331,6 @@ def cost_variants(variants: list[Variant], chosen: dict[str, Reward], missing: d
                 parts = variant.module.extra["perf_model"]
                 assert isinstance(parts, dict)
                 variant.costs["perf_model_no_llc"] = parts["throughput_cycles"]
-                variant.cost_s["perf_model"] += variant.cost_s.get("mca", 0.0)
             if name == "perf_model_learned":  # shares the learned row's memo, which it would fill itself
                 variant.cost_s[name] += variant.cost_s.get("learned", 0.0)
     return profile_s

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mlgo_env.artifacts import Artifact, CompiledModule
 from mlgo_env.bbaddrmap import read_blocks
-from mlgo_env.mca import McaBlockModel
+from mlgo_env.mca import McaBlockModel, McaCache
 from rewards.base import TargetCpuReward
 from rewards.wire import MCPU
 
@@ -23,6 +23,7 @@ class McaReward(TargetCpuReward):
 
     Args:
         mcpu: the CPU llvm-mca models (``znver4``, ``skylake``); None: this host's, resolved once.
+        block_cache: where llvm-mca's block costs are kept; None: the shared on-disk cache.
     """
 
     name = "mca"
@@ -30,15 +31,16 @@ class McaReward(TargetCpuReward):
     unit = "cycles"
     wire_options = {"mcpu": MCPU}
 
-    def __init__(self, mcpu: str | None = None) -> None:
+    def __init__(self, mcpu: str | None = None, block_cache: McaCache | None = None) -> None:
         super().__init__(mcpu)
+        self.block_cache = block_cache
         self._models: dict[int, McaBlockModel] = {}
 
     def cost(self, module: CompiledModule) -> float:
         """Predicted cycles of one call of each function of `module`, summed."""
         version = module.toolchain.version
         if version not in self._models:
-            self._models[version] = McaBlockModel(mcpu=self.mcpu, toolchain=module.toolchain)
+            self._models[version] = McaBlockModel(mcpu=self.mcpu, toolchain=module.toolchain, cache=self.block_cache)
         model = self._models[version]
         blocks = read_blocks(module.object_path, module.toolchain)
         costs = model.costs([block.code for block in blocks])

@@ -3,8 +3,10 @@
     cycles = Σ_b count(b)·cost(b) + misses·latency / MLP
 
 over the machine basic blocks b of the compiled module: cost(b) is llvm-mca's cycles per iteration
-(`mlgo_env.mca`), count(b) how often b runs, misses the module's last-level-cache data misses,
-latency the cost of one miss in core cycles and MLP how many misses overlap.
+(`mlgo_env.mca`) for the hottest blocks that hold 99.9% of Σ count × instructions (``coverage``;
+the cold tail costs their cycles per instruction, blocks that never run nothing), count(b) how often
+b runs, misses the module's last-level-cache data misses, latency the cost of one miss in core
+cycles and MLP how many misses overlap.
 
 The target is explicit: llvm-mca models the target CPU (this host's unless given), latency is
 that CPU's typical miss (`miss_latency`), and the caches simulated are the target's (this host's,
@@ -78,12 +80,13 @@ from mlgo_env.blocks.predict import shipped_model
 from mlgo_env.callgrind import CACHE_SPEC, CacheConfig, Profile, memory_bytes, profile_program
 from mlgo_env.dwarf import Chain, InlineSites, SourceKey, SourceLines
 from mlgo_env.machine import host, microarchitecture
-from mlgo_env.mca import McaBlockModel
+from mlgo_env.mca import McaBlockModel, McaCache
 from rewards.base import TargetCpuReward
 from rewards.learned import body_cycles
 from rewards.wire import MCPU, WireOption
 
 __all__ = [
+    "DEFAULT_COVERAGE",
     "DEFAULT_MLP",
     "FALLBACK_LATENCY",
     "PerfBreakdown",
@@ -92,6 +95,7 @@ __all__ = [
     "Located",
     "VariantCounts",
     "fit_perf_model",
+    "hot_blocks",
     "locate",
     "map_profile",
     "miss_latency",
@@ -106,6 +110,9 @@ DEFAULT_MLP = 4.0
 _MAX_SCALE = 64.0  # the most a copy's counts are scaled to conserve its bytes (vector width x unroll)
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_COVERAGE = 0.999
+"""Share of a variant's estimated cycles its block model costs (`PerfModelReward`'s ``coverage``)."""
 
 
 def miss_latency(mcpu: str) -> float:
@@ -135,6 +142,10 @@ class PerfBreakdown(NamedTuple):
     """llc_misses·latency / MLP."""
     mcpu: str
     """The CPU llvm-mca modelled."""
+    blocks_modelled: int
+    """Blocks the block model costed: the hottest that run, `PerfModelReward.coverage` of the estimate."""
+    blocks_estimated: int
+    """Blocks that run but were costed by the modelled blocks' cycles per instruction: the cold tail."""
     latency: float
     """Core cycles of one miss."""
     caches: str
@@ -257,6 +268,16 @@ def map_profile(blocks: Sequence[MachineBlock], located: Sequence[list[Located]]
     return VariantCounts(counts, float(misses))
 
 
+def hot_blocks(codes: Sequence[bytes], counts: np.ndarray, coverage: float) -> tuple[np.ndarray, np.ndarray]:
+    """The hottest blocks that run, holding `coverage` of Σ count × instructions; and the others that run (indices)."""
+    run = np.flatnonzero(counts > 0)
+    estimate = counts[run] * np.array([max(x86.instruction_count(codes[k]), 1) for k in run.tolist()])
+    order = np.argsort(-estimate, kind="stable")
+    covered = np.cumsum(estimate[order]) / max(float(estimate.sum()), 1e-300)
+    keep = int(np.searchsorted(covered, coverage * (1 - 1e-12))) + 1 if len(run) else 0
+    return np.sort(run[order[:keep]]), np.sort(run[order[keep:]])
+
+
 class PerfModelReward(TargetCpuReward):
     """Predicted cycles on one target: llvm-mca block throughput plus last-level-cache-miss overhead.
 
@@ -275,10 +296,16 @@ class PerfModelReward(TargetCpuReward):
             (LLVM's per-function block-frequency estimates).
         blocks: what costs a block: ``"mca"`` (llvm-mca) or ``"learned"`` (the shipped fast
             learned model of `mcpu`, `mlgo_env.blocks.predict.shipped_model`: far cheaper).
+        coverage: the block model costs only the hottest blocks that run, as many as hold this
+            share of the estimate count × instructions; the cold tail costs their cycles per
+            instruction (weighted by count) and blocks that never run cost nothing: llvm-mca is
+            most of the reward's time, and most blocks of a program are cold. 1.0 costs every
+            block that runs.
         mcpu: CPU the block model models; None: this host's.
         cache: the target's caches, or their `CacheConfig.spec` text; None: this host's.
         profile_timeout: seconds a profiling run may take.
         profile_dir: where profiles are cached; None for the default under ``~/.cache``.
+        block_cache: where llvm-mca's block costs are kept; None: the shared on-disk cache.
 
     Attributes:
         cache: the target's caches.
@@ -300,6 +327,7 @@ class PerfModelReward(TargetCpuReward):
         "mlp": WireOption(float, low=1e-3, high=1e3),
         "frequencies": WireOption(str, choices=("profile", "static")),
         "blocks": WireOption(str, choices=("mca", "learned")),
+        "coverage": WireOption(float, low=0.5, high=1.0),
         "mcpu": MCPU,
         "profile_timeout": WireOption(float, low=1.0, high=3600.0, seconds=True),
     }
@@ -310,17 +338,23 @@ class PerfModelReward(TargetCpuReward):
         mlp: float = DEFAULT_MLP,
         frequencies: Literal["profile", "static"] = "profile",
         blocks: Literal["mca", "learned"] = "mca",
+        coverage: float = DEFAULT_COVERAGE,
         mcpu: str | None = None,
         cache: CacheConfig | str | None = None,
         profile_timeout: float = 3600.0,
         profile_dir: Path | None = None,
+        block_cache: McaCache | None = None,
     ) -> None:
         super().__init__(mcpu)
         if frequencies not in ("profile", "static"):
             raise ValueError(f"frequencies must be 'profile' or 'static', not {frequencies!r}")
         if blocks not in ("mca", "learned"):
             raise ValueError(f"blocks must be 'mca' or 'learned', not {blocks!r}")
+        if not 0.5 <= coverage <= 1.0:
+            raise ValueError(f"coverage must be within 0.5..1.0, not {coverage}")
         self.blocks = blocks
+        self.coverage = coverage
+        self.block_cache = block_cache
         if blocks == "learned":
             shipped_model(self.mcpu)  # raises NoModelForCpu now, not at the first episode
         self.latency = miss_latency(self.mcpu) if latency is None else latency
@@ -361,17 +395,26 @@ class PerfModelReward(TargetCpuReward):
     def breakdown(self, module: CompiledModule) -> PerfBreakdown:
         """The prediction for `module`, split into its throughput and cache-miss parts."""
         blocks = read_blocks(module.object_path, module.toolchain)
-        costs = self._block_cycles(module, [block.code for block in blocks])
         profile = self._profiles.get(self._program_key(module)) or self.use_profile(module)
         located = locate(blocks, SourceLines(module.object_path), InlineSites(module.object_path))
         mapped = map_profile(blocks, located, profile)
-        counts = mapped.counts if self.frequencies == "profile" else [b.frequency for b in blocks]
+        counts = np.array(mapped.counts if self.frequencies == "profile" else [b.frequency for b in blocks])
+        codes = [block.code for block in blocks]
+        hot, cold = hot_blocks(codes, counts, self.coverage)
+        costs = np.zeros(len(blocks))
+        costs[hot] = self._block_cycles(module, [codes[k] for k in hot.tolist()])
+        if len(cold):  # the modelled blocks' cycles per instruction, weighted as they run
+            size = np.array([x86.instruction_count(code) for code in codes], dtype=np.float64)
+            per_instruction = np.dot(counts[hot], costs[hot]) / max(float(np.dot(counts[hot], size[hot])), 1e-300)
+            costs[cold] = size[cold] * (per_instruction if per_instruction > 0 else 1.0)
         misses = mapped.misses
         return PerfBreakdown(
             throughput_cycles=float(np.dot(counts, costs)),
             llc_misses=misses,
             miss_cycles=misses * self.latency / self.mlp,
             mcpu=self.mcpu,
+            blocks_modelled=len(hot),
+            blocks_estimated=len(cold),
             latency=self.latency,
             caches=self.simulated_cache.spec(),
         )
@@ -409,7 +452,9 @@ class PerfModelReward(TargetCpuReward):
             return body_cycles(shipped_model(self.mcpu), codes)
         version = module.toolchain.version
         if version not in self._block_models:
-            self._block_models[version] = McaBlockModel(mcpu=self.mcpu, toolchain=module.toolchain)
+            self._block_models[version] = McaBlockModel(
+                mcpu=self.mcpu, toolchain=module.toolchain, cache=self.block_cache
+            )
         return self._block_models[version].cycles(codes)
 
     @staticmethod

@@ -254,11 +254,11 @@ def _shape_hash(text: np.ndarray) -> np.ndarray:
     is left out too: it is longer where a number was shorter.
     """
     chars = np.ascontiguousarray(text).view(np.uint8).reshape(len(text), -1)
-    used = chars.any(axis=0)
+    used = np.asarray(chars.any(axis=0))
     used[_MNEMONIC_SIZE] = True  # keeps the operands apart from the mnemonic
     chars = chars[:, used]  # a column of NULs everywhere would only scale every hash alike
     digit, number_char, word_char = _DIGITS[chars], _NUMBER_CHARS[chars], _WORD_CHARS[chars]
-    padding = chars == 0
+    padding: np.ndarray = chars == 0
     padding[:, : int(used[:_MNEMONIC_SIZE].sum())] = False  # the mnemonic's padding keeps the operands in place
     hashes = np.zeros(len(chars), dtype=np.uint64)
     in_number = np.zeros(len(chars), dtype=bool)

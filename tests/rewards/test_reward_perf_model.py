@@ -7,6 +7,7 @@ import logging
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import rewards
@@ -31,6 +32,7 @@ from rewards.perf_model import (
     PerfModelReward,
     PerfSample,
     fit_perf_model,
+    hot_blocks,
     locate,
     map_profile,
     miss_latency,
@@ -277,6 +279,33 @@ def test_profile_is_reused_for_variants(compile_c, toolchain, tmp_path: Path, pr
     module = _module(obj, program, toolchain, tmp_path, size)
     static.cost(module)
     assert module.extra["perf_model"]["throughput_cycles"] < 1000  # type: ignore[index]  # one call each
+
+
+def test_hot_blocks_leave_out_what_never_runs_and_the_cold_tail() -> None:
+    nop = bytes.fromhex("90")
+    codes = [nop * 4, nop * 4, nop, nop * 2]
+    hot, cold = hot_blocks(codes, np.array([0.0, 1000.0, 1.0, 5.0]), coverage=0.99)
+    assert hot.tolist() == [1] and cold.tolist() == [2, 3]  # 4,000 of 4,011 estimated cycles: 99.7%
+    hot, cold = hot_blocks(codes, np.array([0.0, 1000.0, 1.0, 5.0]), coverage=1.0)
+    assert hot.tolist() == [1, 2, 3] and cold.tolist() == []
+    assert [a.tolist() for a in hot_blocks(codes, np.zeros(4), coverage=1.0)] == [[], []]
+
+
+def test_modelling_the_hot_blocks_only_moves_the_prediction_within_the_tail(
+    compile_c, toolchain, tmp_path: Path
+) -> None:
+    size = 1 << 20
+    obj, program = _build(compile_c, toolchain, tmp_path, "stream")
+    full, hot = _module(obj, program, toolchain, tmp_path, size), _module(obj, program, toolchain, tmp_path, size)
+    rewards.get("perf_model", mcpu="znver4", coverage=1.0).cost(full)
+    rewards.get("perf_model", mcpu="znver4").cost(hot)
+    every, hottest = full.extra["perf_model"], hot.extra["perf_model"]
+    ran = len(read_blocks(obj, toolchain))
+    assert hottest["blocks_modelled"] < every["blocks_modelled"] <= ran  # type: ignore[index,operator]
+    assert every["blocks_estimated"] == 0 and hottest["blocks_estimated"] > 0  # type: ignore[index,operator]
+    assert hottest["throughput_cycles"] == pytest.approx(every["throughput_cycles"], rel=0.005)  # type: ignore[index]
+    with pytest.raises(ValueError, match="coverage"):
+        rewards.get("perf_model", mcpu="znver4", coverage=0.1)
 
 
 def test_fit_recovers_latency_over_mlp() -> None:
