@@ -7,7 +7,8 @@ and per application; with each model's blocks per second. The rows' CPU (their `
 is the target: llvm-mca and OSACA model it, and a learned model trained on another CPU is warned
 about (or refused).
 
-Speed is first-sight speed: the fast model starts with empty memo and parse caches, and is
+Speed is first-sight speed: the fast model starts with empty memo and parse caches (a model
+warmed up on three other blocks is thrown away first: a reward runs in a warm process), and is
 compared with llvm-mca run the fastest way it can run, every block a region of one process at
 100 iterations (`mca_batched_speed`; the accuracy figures use `mlgo_env.mca.McaBlockModel`, which
 runs up to 1,000 iterations so that pipeline fill does not skew short blocks).
@@ -36,12 +37,15 @@ from mlgo_env import x86
 from mlgo_env.blocks.dataset import MeasuredBlock, measured_on, read_measured, split_by_application
 from mlgo_env.blocks.features import clear_caches
 from mlgo_env.blocks.metrics import Accuracy, accuracy, repeatability
-from mlgo_env.blocks.predict import SHIPPED_CHECKPOINT, CostModel, load_model, shipped_model
+from mlgo_env.blocks.predict import SHIPPED_CHECKPOINT, CostModel, CpuModel, load_model, shipped_model
 from mlgo_env.blocks.train import decode_rows
 from mlgo_env.machine import UNKNOWN, is_mcpu
 from mlgo_env.toolchain import get_toolchain
 
 __all__ = ["OSACA_ARCHS", "Evaluation", "ModelResult", "mca_batched_speed", "osaca_cycles"]
+
+_WARM_UP = [bytes.fromhex(h) for h in ("4801d8", "480fafc3", "c5fc58c1488b00")]
+"""add rax, rbx; imul rax, rbx; vaddps ymm0, ymm0, ymm1 + mov rax, [rax]: not blocks of any sample."""
 
 logger = logging.getLogger(__name__)
 
@@ -253,8 +257,13 @@ class Evaluation:
         from mlgo_env.mca import McaBlockModel, McaCache
 
         blocks = [bytes.fromhex(r.hex) for r in self.rows]
+
+        def fresh() -> CpuModel:
+            return load_model(checkpoint) if checkpoint else shipped_model.__wrapped__(self.cpu)
+
+        fresh().cycles(_WARM_UP)  # the process's one-time costs (first BLAS call, first allocations)
         clear_caches()
-        learned = load_model(checkpoint) if checkpoint else shipped_model.__wrapped__(self.cpu)  # a fresh one
+        learned = fresh()
         learned.check_cpu(self.cpu, strict=strict_cpu)
         self.model_cpu = learned.cpu or UNKNOWN
         self._add("learned", f"learned, {learned.path.name} (trained on {self.model_cpu})", learned.cycles, blocks)

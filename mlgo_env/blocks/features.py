@@ -1,13 +1,15 @@
 """Vectorised block features for the fast cost model: a bag of instruction tokens and data-flow chains.
 
 Blocks are decoded together (`mlgo_env.x86.decode_lite_batch`: one capstone call, no Python object
-per instruction); each distinct instruction text is parsed once per process (`InstructionInfo`),
-then every step is NumPy over all instructions at once. Per instruction: two tokens, its mnemonic
-and its mnemonic with operand forms (``add r64,m64``). Per block: its length, loads, stores, the
-longest chain of register dependencies within one iteration and the growth of that chain per
-iteration when the block runs in a loop (the loop-carried chain), counted in instructions, and
-the forms of the instructions on that loop-carried critical chain (a second bag, summed: a
-learned latency per form adds up along the chain).
+per instruction); instructions that differ only in numbers are one shape (`_shape_hash`), and
+each new shape is parsed once per featuriser: its operands split apart in Python, each distinct
+mnemonic and operand parsed once per process, the rules that combine them NumPy over all new
+shapes (`_Parser`); then every step is NumPy over all instructions at once. Per instruction: two
+tokens, its mnemonic and its mnemonic with operand forms (``add r64,m64``). Per block: its length,
+loads, stores, the longest chain of register dependencies within one iteration and the growth of
+that chain per iteration when the block runs in a loop (the loop-carried chain), counted in
+instructions, and the forms of the instructions on that loop-carried critical chain (a second
+bag, summed: a learned latency per form adds up along the chain).
 
 The register effects are read from the Intel-syntax text (destination first), with the implicit
 operands that matter for chains (flags, ``rdx:rax``, the stack pointer) added by mnemonic: an
@@ -100,81 +102,157 @@ def _operand(text: str) -> tuple[str, int, frozenset[str], bool]:
     return f"r{bits}", _mask(one), one, False
 
 
-@dataclass(frozen=True)
-class _MnemonicRules:
-    """How one mnemonic uses its operands and implicit registers (what `instruction_info` needs of it)."""
-
-    writes_first: bool
-    """the first operand is a destination"""
-    reads_first: bool
-    """... and is read too (``add``), unless three-operand VEX"""
-    vex_three_operand: bool
-    """a ``v`` form whose three operands leave the destination unread (not FMA)"""
-    zero_idiom: bool
-    lea: bool
-    implicit_reads: int
-    implicit_writes: int
-    rdx_rax: bool
-    """reads and writes ``rdx:rax`` when it has at most one operand"""
-    loads: bool
-    stores: bool
-
-
-@functools.lru_cache(maxsize=1 << 12)
-def _mnemonic_rules(mnemonic: str) -> _MnemonicRules:
+def _mnemonic_rules(mnemonic: str) -> tuple[tuple[bool, ...], int, int]:
+    """How one mnemonic uses its operands and implicit registers: its `_RULES` flags, implicit reads and writes."""
     base = mnemonic.split()[-1]
     stack = base in ("push", "pop", "call", "ret")
     flags = 1 << _REGISTER_BIT["flags"]
     rsp = 1 << _REGISTER_BIT["rsp"] if stack else 0
-    return _MnemonicRules(
-        writes_first=not base.startswith(_NO_DEST_WRITE),
-        reads_first=not base.startswith(_DEST_NOT_READ),
-        vex_three_operand=base.startswith("v") and not base.startswith("vfm"),
-        zero_idiom=base.startswith(_ZERO_IDIOMS),
-        lea=base == "lea",
-        implicit_reads=(flags if base.startswith(_FLAG_READERS) else 0) | rsp,
-        implicit_writes=(flags if base.startswith(_FLAG_WRITERS) else 0) | rsp,
-        rdx_rax=base in _RDX_RAX,
-        loads=base == "pop",
-        stores=base == "push",
+    rules = (
+        not base.startswith(_NO_DEST_WRITE),
+        not base.startswith(_DEST_NOT_READ),
+        base.startswith("v") and not base.startswith("vfm"),
+        base.startswith(_ZERO_IDIOMS),
+        base == "lea",
+        base in _RDX_RAX,
+        base == "pop",
+        base == "push",
     )
+    reads = (flags if base.startswith(_FLAG_READERS) else 0) | rsp
+    return rules, reads, (flags if base.startswith(_FLAG_WRITERS) else 0) | rsp
 
 
-_RDX_RAX_MASK = _mask(frozenset({"rax", "rdx"}))
+_RULES = ("writes_first", "reads_first", "vex_three_operand", "zero_idiom", "lea", "rdx_rax", "loads", "stores")
+"""A mnemonic's rules: the first operand is a destination; ... and is read too (``add``); a ``v``
+form whose three operands leave the destination unread (not FMA); a zero idiom with two equal
+registers; ``lea`` (its memory operand is only an address); reads and writes ``rdx:rax`` when it
+has at most one operand; loads; stores (``pop``, ``push``)."""
+_RDX_RAX_MASK = np.uint64(_mask(frozenset({"rax", "rdx"})))
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """Effects of U instruction texts (`_Parser.parse`)."""
+
+    mnemonic: np.ndarray
+    """[U] index in `_Parser.mnemonics`."""
+    form: np.ndarray
+    """[U] index in `_Parser.forms` (the mnemonic with its operand forms)."""
+    reads: np.ndarray
+    writes: np.ndarray
+    loads: np.ndarray
+    stores: np.ndarray
+
+
+class _Parser:
+    """Parses instruction texts into their effects, vectorised over texts.
+
+    Each distinct mnemonic and operand is parsed once in Python (`_mnemonic_rules`, `_operand`);
+    the rules that combine them into an instruction's reads, writes, loads and stores are NumPy
+    over all texts at once. Registries grow for the life of the process (`clear_caches` resets).
+    """
+
+    def __init__(self) -> None:
+        self.mnemonics: dict[bytes, int] = {}
+        self.mnemonic_names: list[str] = []
+        self._rules: list[tuple[bool, ...]] = []
+        self._implicit: list[tuple[int, int]] = []
+        self.operands: dict[bytes, int] = {}
+        self._operand_rows: list[tuple[int, int, int, bool]] = []  # form, mask, register set, memory
+        self._operand_forms: dict[str, int] = {"": 0}
+        self._register_sets: dict[frozenset[str], int] = {}
+        self.forms: dict[tuple[int, ...], int] = {}
+        self.form_names: list[str] = []
+
+    def _add_mnemonic(self, mnemonic: bytes) -> None:
+        self.mnemonics[mnemonic] = len(self.mnemonic_names)
+        self.mnemonic_names.append(mnemonic.decode())
+        rules, reads, writes = _mnemonic_rules(self.mnemonic_names[-1])
+        self._rules.append(rules)
+        self._implicit.append((reads, writes))
+
+    def _add_operand(self, text: bytes) -> None:
+        form, mask, registers, memory = _operand(text.decode())
+        self.operands[text] = len(self._operand_rows)
+        form_id = self._operand_forms.setdefault(form, len(self._operand_forms))
+        register_set = self._register_sets.setdefault(registers, len(self._register_sets))
+        self._operand_rows.append((form_id, mask, register_set, memory))
+
+    def parse(self, strings: Sequence[tuple[bytes, bytes]]) -> _Parsed:
+        """The effects of each (mnemonic, operand string) text, as `instruction_info` defines them."""
+        for name in {m for m, _ in strings}.difference(self.mnemonics):
+            self._add_mnemonic(name)
+        split = [o.split(b", ") if o else [] for _, o in strings]
+        flat = [x for parts in split for x in parts]
+        for text in set(flat).difference(self.operands):
+            self._add_operand(text)
+        n = len(strings)
+        mnemonic = np.array([self.mnemonics[m] for m, _ in strings], dtype=np.int64)
+        count = np.array([len(parts) for parts in split], dtype=np.int64)
+        width = max(int(count.max(initial=0)), 2)
+        ops = np.full((n, width), -1, dtype=np.int64)
+        owner = np.repeat(np.arange(n), count)
+        ops[owner, np.arange(len(flat)) - np.repeat(np.cumsum(count) - count, count)] = [self.operands[x] for x in flat]
+
+        table = np.array(self._operand_rows or [(0, 0, 0, False)], dtype=np.uint64)
+        valid = ops >= 0
+        index = np.where(valid, ops, 0)
+        mask = np.where(valid, table[index, 1], np.uint64(0))
+        memory = valid & table[index, 3].astype(bool)
+        register = valid & ~memory
+        rules = np.array(self._rules, dtype=bool)[mnemonic]
+        writes_first, reads_first, vex3, zero, lea, rdx_rax, pops, pushes = rules.T
+        dest = np.zeros_like(valid)
+        dest[:, 0] = writes_first
+
+        def union(where: np.ndarray) -> np.ndarray:
+            return np.bitwise_or.reduce(np.where(where, mask, np.uint64(0)), axis=1)
+
+        keeps_dest = reads_first & ~(vex3 & (count >= 3))
+        reads = union(memory | (register & (~dest | keeps_dest[:, None])))  # addresses, sources, read destinations
+        writes = union(register & dest)
+        stores = pushes | (memory & dest & ~lea[:, None]).any(axis=1)
+        loads = pops | (memory & ~lea[:, None] & (~dest | reads_first[:, None])).any(axis=1)
+        rows = np.arange(n)
+        last, second = index[rows, np.maximum(count - 1, 0)], index[rows, np.maximum(count - 2, 0)]
+        same = (table[last, 2] == table[second, 2]) & ~table[last, 3].astype(bool) & ~table[second, 3].astype(bool)
+        reads = np.where(zero & (count >= 2) & same, reads & ~table[last, 1], reads)
+        implicit = np.array(self._implicit, dtype=np.uint64)[mnemonic]
+        reads |= implicit[:, 0]
+        writes |= implicit[:, 1]
+        one_operand = rdx_rax & (count <= 1)
+        reads = np.where(one_operand, reads | _RDX_RAX_MASK, reads)
+        writes = np.where(one_operand, writes | _RDX_RAX_MASK, writes)
+        return _Parsed(mnemonic, self._forms(mnemonic, table[index, 0].astype(np.int64) * valid), reads, writes,
+                       loads, stores)  # fmt: skip
+
+    def _forms(self, mnemonic: np.ndarray, operand_forms: np.ndarray) -> np.ndarray:
+        """[U] form indices of mnemonics with operand forms (0: none), naming new forms ``"add r64,m64"``."""
+        keys = np.concatenate([mnemonic[:, None], operand_forms], axis=1)
+        unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+        names = list(self._operand_forms)
+        ids = []
+        for key in map(tuple, unique.tolist()):
+            form = self.forms.get(key)
+            if form is None:
+                form = self.forms[key] = len(self.form_names)
+                operands = ",".join(names[f] for f in key[1:] if f)
+                self.form_names.append(f"{self.mnemonic_names[key[0]]} {operands}")
+            ids.append(form)
+        return np.array(ids, dtype=np.int64)[inverse.reshape(-1)]
+
+
+_PARSER = _Parser()
 
 
 @functools.lru_cache(maxsize=1 << 18)
 def instruction_info(mnemonic: str, op_str: str) -> InstructionInfo:
-    """Parses one instruction's text (memoised per distinct text; operands and mnemonics are memoised too)."""
-    ops = [_operand(t) for t in op_str.split(", ")] if op_str else []
-    rules = _mnemonic_rules(mnemonic)
-    reads = writes = 0
-    loads, stores = rules.loads, rules.stores
-    for k, (_, mask, _, memory) in enumerate(ops):
-        if memory:
-            reads |= mask  # the address
-            if rules.lea:
-                continue
-            if k == 0 and rules.writes_first:
-                stores = True
-                loads |= rules.reads_first
-            else:
-                loads = True
-        elif k == 0 and rules.writes_first:
-            writes |= mask
-            if rules.reads_first and not (rules.vex_three_operand and len(ops) >= 3):
-                reads |= mask
-        else:
-            reads |= mask
-    if rules.zero_idiom and len(ops) >= 2 and ops[-1][2] == ops[-2][2] and not (ops[-1][3] or ops[-2][3]):
-        reads &= ~ops[-1][1]
-    reads |= rules.implicit_reads
-    writes |= rules.implicit_writes
-    if rules.rdx_rax and len(ops) <= 1:
-        reads |= _RDX_RAX_MASK
-        writes |= _RDX_RAX_MASK
-    form = f"{mnemonic} {','.join([op[0] for op in ops])}"
-    return InstructionInfo(mnemonic, form, reads, writes, loads, stores)
+    """Parses one instruction's text (memoised per distinct text)."""
+    parsed = _PARSER.parse([(mnemonic.encode(), op_str.encode())])
+    return InstructionInfo(
+        mnemonic, _PARSER.form_names[int(parsed.form[0])], int(parsed.reads[0]), int(parsed.writes[0]),
+        bool(parsed.loads[0]), bool(parsed.stores[0]),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -290,14 +368,23 @@ class Featuriser:
         rows = np.array([self._row.get(h, -1) for h in hashes.tolist()], dtype=np.int64)
         new = np.flatnonzero(rows < 0)
         if len(new):
-            infos = [instruction_info(m.decode(), o.decode()) for m, o in lite_strings(texts[new])]
-            ids = self.token_ids
-            table = [(ids.get(i.mnemonic, self.unknown), ids.get(i.form, self.unknown), i.reads, i.writes,
-                      i.loads, i.stores) for i in infos]  # fmt: skip
+            parsed = _PARSER.parse(lite_strings(texts[new]))
+            table = np.stack(
+                [self._token_ids(parsed.mnemonic, _PARSER.mnemonic_names),
+                 self._token_ids(parsed.form, _PARSER.form_names), parsed.reads, parsed.writes,
+                 parsed.loads.astype(np.uint64), parsed.stores.astype(np.uint64)],
+                axis=1,
+            )  # fmt: skip
             rows[new] = len(self._table) + np.arange(len(new))
             self._row.update(zip(hashes[new].tolist(), rows[new].tolist(), strict=True))
-            self._table = np.concatenate([self._table, np.array(table, dtype=np.uint64)])
+            self._table = np.concatenate([self._table, table])
         return self._table[rows]
+
+    def _token_ids(self, index: np.ndarray, names: list[str]) -> np.ndarray:
+        """Token ids of `names[index]` (each distinct name looked up once)."""
+        unique, inverse = np.unique(index, return_inverse=True)
+        ids = [self.token_ids.get(names[k], self.unknown) for k in unique.tolist()]
+        return np.array(ids, dtype=np.uint64)[inverse.reshape(-1)]
 
     def __call__(self, blocks: Sequence[bytes]) -> BlockFeatures:
         """Features of `blocks` (bytes)."""
@@ -327,6 +414,7 @@ class Featuriser:
 
 def clear_caches() -> None:
     """Forgets every parsed instruction text (to time first-sight speed)."""
+    global _PARSER
     instruction_info.cache_clear()
     _operand.cache_clear()
-    _mnemonic_rules.cache_clear()
+    _PARSER = _Parser()

@@ -140,3 +140,18 @@ def test_instructions_differing_only_in_numbers_share_one_shape():
 def test_zero_idiom_needs_two_registers():
     assert instruction_info("xor", "qword ptr [rax], rax").reads != 0  # a read-modify-write of memory
     assert instruction_info("xor", "eax, eax").reads == 0
+
+
+def test_texts_parsed_together_have_the_effects_of_each_parsed_alone():
+    from mlgo_env.blocks.features import Featuriser, clear_caches
+
+    blocks = [bytes.fromhex(h) for h in [*BLOCKS, ADD, IMUL, CHAIN, "4831c0", "c5fc58c1", "488b00", "52", "48f7e1"]]
+    texts = [(i.mnemonic, i.op_str) for b in blocks for i in x86.decode(b) or []]
+    clear_caches()
+    alone = [instruction_info(m, o) for m, o in texts]  # one text per parse: operand counts 0..3 apart
+    names = sorted({t for i in alone for t in (i.mnemonic, i.form)})
+    clear_caches()
+    together = Featuriser({name: k + 2 for k, name in enumerate(names)})(blocks)
+    expected = [k + 2 for i in alone for k in (names.index(i.mnemonic), names.index(i.form))]
+    assert together.tokens.tolist() == expected
+    assert {i.form for i in alone} >= {"push r64", "mul r64", "vaddps v256,v256,v256", "mov r64,m64"}
