@@ -9,10 +9,18 @@ environment and module, in interleaved rounds (the minimum of each mode is kept)
 - floor: a minimal native host (``floor_host.c``, built here with the system ``cc``) answering
   the replayed advice on the same pipes: what the protocol itself costs;
 - rollout: the whole episode inside the (embedded) service, ``env.unwrapped.rollout(actions)``;
-- step: the Gym API, one ``env.step`` per decision.
+- step: the Gym API, one ``env.step`` per decision;
+- step_batched: ``--batch`` environments (4) on one ``Episodes`` stream (``gym.make_vec``'s
+  `BatchedCompilerEnv`), every one replaying the module's decisions, one ``step`` answering all
+  of theirs; against plain_parallel: as many plain compiles of the module at once.
 
 Per mode: ``overhead_us_per_decision = (episode - plain) / decisions``, the ratio to the plain
-compile and decisions per second; per environment ``floor_us_per_decision``. ``--breakdown``
+compile and decisions per second; per environment ``floor_us_per_decision``. For step_batched,
+``overhead_us_per_decision = (batched episodes - parallel plain compiles) / (batch * decisions)``,
+both walls: the baseline runs the same compilers side by side on the same cores, so their
+parallelism is not counted as saved overhead; what is left is the host's and the stream's cost
+per decision, waiting for each batch's slowest compiler included (its ratio is to the parallel
+plain compiles, its decisions per second those of all its environments). ``--breakdown``
 adds, in-process and per decision, where the Python loop's time goes (waiting for the compiler,
 reading, decoding, the policy, writing) and the native loop's overhead; the RPC's share of step
 mode is its overhead less the Python loop's (the service runs that loop per Step), shown beside
@@ -23,11 +31,12 @@ is gRPC's own, whatever the service does.
 ``--policies`` times one call of each shipped policy as shipped (one input per feature) and
 exported packed (`mlgo_env.packed`), on real observations.
 
-Usage: ``python benchmarks/env_speed.py [--quick] [--breakdown] [--policies] [--json PATH]``
+Usage: ``python benchmarks/env_speed.py [--quick] [--breakdown] [--policies] [--batch N] [--json PATH]``
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import os
@@ -44,6 +53,7 @@ import grpc
 import gymnasium as gym
 import numpy as np
 import tyro
+from gymnasium.vector import VectorEnv
 from rich.console import Console
 from rich.table import Table
 
@@ -70,6 +80,8 @@ FULL = {
     "mlgo/RegallocEviction-v0": ["image_morph", "stencil2d", "image_blur", "nbody", "sha256"],
     "mlgo/RegallocPriority-v0": ["image_morph", "stencil2d", "image_blur", "json_parse", "nbody"],
 }
+MODES = ("rollout", "step", "step_batched")
+"""The driven modes, each against its plain baseline (step_batched's: as many plain compiles at once)."""
 RECORDED_POLICY = {"inlining": "llvm-default", "regalloc_eviction": "never", "regalloc_priority": "random"}
 """The policy whose decisions are recorded once and replayed by every driven mode."""
 FLOOR_HOST = Path(__file__).with_name("floor_host.c")
@@ -89,6 +101,8 @@ class Args:
     """interleaved rounds per module (the minimum of each mode is kept)"""
     envs: list[str] = field(default_factory=lambda: list(FULL))
     """environment ids to measure"""
+    batch: int = 4
+    """environments on one stream in step_batched mode"""
 
 
 def _seconds(run: Callable[[], object]) -> float:
@@ -118,9 +132,14 @@ class Module:
     record_nbytes: int
     workdir: Path
 
-    def plain(self) -> None:
-        command = compile_command(self.toolchain, self.benchmark, self.workdir / "plain.o", CompileOptions(), [])
-        subprocess.run(command, check=True, capture_output=True)
+    def plain(self, copies: int = 1) -> None:
+        """`copies` plain compiles of the module at once."""
+        outputs = [self.workdir / f"plain{i}.o" for i in range(copies)]
+        commands = [compile_command(self.toolchain, self.benchmark, o, CompileOptions(), []) for o in outputs]
+        processes = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in commands]
+        for command, process in zip(commands, processes, strict=True):
+            if process.wait() != 0:
+                raise subprocess.CalledProcessError(process.returncode, command)
 
     def floor(self, floor_host: Path) -> None:
         base = self.workdir / "floor"
@@ -152,6 +171,20 @@ def step_episode(env: gym.Env, module: Module) -> int:
             break
     assert done, "the replayed episode did not finish"
     return int(info["decisions"])
+
+
+def step_batched(vec: VectorEnv, module: Module) -> int:
+    """`vec.num_envs` step-by-step episodes on one stream, each replaying the recorded actions; their decisions."""
+    vec.reset(options={"benchmark": module.benchmark.name})
+    batch = vec.action_space.sample()  # the batched actions' shape and dtype
+    terminated = np.zeros(vec.num_envs, dtype=bool)
+    info: dict = {}
+    for action in module.actions:
+        _, _, terminated, _, info = vec.step(np.full_like(batch, action))
+        if terminated.any():
+            break
+    assert terminated.all(), "the replayed episodes did not finish together"
+    return int(info["decisions"].sum())
 
 
 class TimedChannel:
@@ -300,6 +333,9 @@ def grpc_round_trip_us(payload_bytes: int = 1024, messages: int = 2000) -> float
 def measure(env_id: str, names: list[str], args: Args, floor_host: Path) -> dict:
     """Figures of one environment, per module and aggregated."""
     env = gym.make(env_id, reward=None, split=None)
+    vec = gym.make_vec(
+        env_id, num_envs=args.batch, reward=None, split=None, autoreset_mode=gym.vector.AutoresetMode.DISABLED
+    )
     task = env.unwrapped.task
     toolchain = get_toolchain()
     corpus = default_corpus(toolchain)
@@ -315,9 +351,11 @@ def measure(env_id: str, names: list[str], args: Args, floor_host: Path) -> dict
                         m.actions, benchmark=m.benchmark.name, return_observations=True
                     ),
                     "step": lambda m=module: step_episode(env, m),
+                    "plain_parallel": functools.partial(module.plain, args.batch),
+                    "step_batched": functools.partial(step_batched, vec, module),
                 }
                 times: dict[str, list[float]] = {mode: [] for mode in modes}
-                for _ in range(args.repeats):  # interleaved: plain, floor, rollout, step, plain, ...
+                for _ in range(args.repeats):  # interleaved: plain, floor, rollout, step, ..., plain, ...
                     for mode, run in modes.items():
                         times[mode].append(_seconds(run))
                 best = {mode: min(values) for mode, values in times.items()}
@@ -328,13 +366,18 @@ def measure(env_id: str, names: list[str], args: Args, floor_host: Path) -> dict
                     "plain_compile_s": best["plain"],
                     "floor_us_per_decision": 1e6 * (best["floor"] - best["plain"]) / decisions,
                 }
-                for mode in ("rollout", "step"):
+                for mode, plain, episodes in (
+                    ("rollout", best["plain"], 1),
+                    ("step", best["plain"], 1),
+                    ("step_batched", best["plain_parallel"], args.batch),
+                ):
                     row[mode] = {
                         "episode_s": best[mode],
-                        "ratio": best[mode] / best["plain"],
-                        "decisions_per_s": decisions / best[mode],
-                        "overhead_us_per_decision": 1e6 * (best[mode] - best["plain"]) / decisions,
+                        "ratio": best[mode] / plain,
+                        "decisions_per_s": episodes * decisions / best[mode],
+                        "overhead_us_per_decision": 1e6 * (best[mode] - plain) / (episodes * decisions),
                     }
+                row["step_batched"].update(envs=args.batch, plain_parallel_s=best["plain_parallel"])
                 if args.breakdown:
                     row["breakdown"] = breakdown(module)
                     row["breakdown"]["rpc_us"] = (
@@ -343,12 +386,13 @@ def measure(env_id: str, names: list[str], args: Args, floor_host: Path) -> dict
                 rows.append(row)
     finally:
         env.close()
+        vec.close()
 
     def geomean(values: list[float]) -> float:
         return float(np.exp(np.mean(np.log(np.maximum(values, 1e-9)))))
 
     summary: dict = {"floor_us_per_decision": float(np.median([r["floor_us_per_decision"] for r in rows]))}
-    for mode in ("step", "rollout"):
+    for mode in MODES:
         summary[mode] = {
             "ratio": geomean([r[mode]["ratio"] for r in rows]),
             "decisions_per_s": geomean([r[mode]["decisions_per_s"] for r in rows]),
@@ -385,10 +429,11 @@ def main(args: Args) -> dict:
     for column in columns:
         table.add_column(column, justify="left" if column in ("env", "mode", "module") else "right")
     for env_id, figures in results.items():
-        for mode in ("rollout", "step"):
+        for mode in MODES:
             for row in figures[mode]["per_benchmark"]:
+                plain = row.get("plain_parallel_s", row["plain_compile_s"])
                 table.add_row(
-                    env_id, mode, row["benchmark"], f"{row['decisions']}", f"{row['plain_compile_s']:.2f}",
+                    env_id, mode, row["benchmark"], f"{row['decisions']}", f"{plain:.2f}",
                     f"{row['episode_s']:.2f}", f"{row['ratio']:.2f}x", f"{row['overhead_us_per_decision']:,.0f}",
                     f"{row['floor_us_per_decision']:,.0f}",
                 )  # fmt: skip

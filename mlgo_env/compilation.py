@@ -148,7 +148,9 @@ class InteractiveCompile:
 
     Usage: `start()` returns the first observation (or None if the compiler asked nothing);
     `step(action)` answers it and returns the next one (None when the compiler finished);
-    `result()` gives the compiled module; `close()` always cleans up.
+    `result()` gives the compiled module; `close()` always cleans up. Each of `start` and `step`
+    is a write half and a read half (`spawn` then `read_header` and `receive`; `send` then
+    `receive`), so that a host driving several compiles writes to all of them before it waits.
     """
 
     def __init__(
@@ -194,7 +196,7 @@ class InteractiveCompile:
     def start(self) -> dict[str, np.ndarray] | None:
         """Start the compiler and return its first observation (None if it asks nothing)."""
         self.launch()
-        return self._advance()
+        return self.receive()
 
     def run_loop(self, loop: Callable[[Channel], int]) -> None:
         """After `launch`: `loop` answers every decision on the channel (a rollout loop), then the compile ends."""
@@ -205,11 +207,16 @@ class InteractiveCompile:
         except MlgoEnvError:  # the policy's own errors (InvalidPolicy, InvalidAction) end the compile too
             self.close()
             raise
-        if self._advance() is not None:
+        if self.receive() is not None:
             raise ProtocolError("the rollout loop stopped before the compiler finished")
 
     def launch(self) -> None:
         """Start the compiler and read its channel header (`start` without reading the first decision)."""
+        self.spawn()
+        self.read_header()
+
+    def spawn(self) -> None:
+        """Start the compiler on its channel without waiting for it (the write half of `launch`)."""
         base = self.workdir / "channel"
         self.channel = Channel(
             base,
@@ -226,6 +233,10 @@ class InteractiveCompile:
                 command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
                 cwd=self.workdir, start_new_session=True,
             )  # fmt: skip
+
+    def read_header(self) -> None:
+        """Wait for the compiler's channel header (the read half of `launch`); a failure closes the compile."""
+        assert self.channel is not None
         try:
             self.channel.read_header()
         except CompilerCrashed:
@@ -251,7 +262,8 @@ class InteractiveCompile:
                 raise CompilerCrashed(f"the compiler failed while compiling {self.benchmark.uri}", stderr) from None
             raise
 
-    def _advance(self) -> dict[str, np.ndarray] | None:
+    def receive(self) -> dict[str, np.ndarray] | None:
+        """Wait for the compiler's next observation (the read half of `start` and `step`); None when it finished."""
         assert self.channel is not None
         decision: Decision | None = self._read(self.channel.next_decision)
         if decision is None:
@@ -271,12 +283,22 @@ class InteractiveCompile:
             EpisodeOver: the compile already finished.
             InvalidAction: `action` is illegal here (nothing is sent; the episode goes on).
         """
+        self.send(action)
+        return self.receive()
+
+    def send(self, action: object) -> None:
+        """Answer the pending decision with `action` without waiting for the next one (the write half of `step`).
+
+        Raises:
+            EpisodeOver: the compile already finished, or its pending decision was answered already.
+            InvalidAction: `action` is illegal here (nothing is sent; the episode goes on).
+        """
         if self.done or self.observation is None or self.channel is None:
-            raise EpisodeOver(f"the compile of {self.benchmark.uri} is over: reset to start another")
+            raise EpisodeOver(f"the compile of {self.benchmark.uri} has no decision pending: reset to start another")
         advice = self.task.check_action(action, self.observation)
         self.channel.send_advice(advice)
         self.decisions += 1
-        return self._advance()
+        self.observation = None  # answered: `receive` reads the next one
 
     def _finish(self) -> None:
         """Wait for the compiler to exit and check it succeeded."""

@@ -8,14 +8,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
 
 from mlgo_env.errors import (
     BenchmarkNotFound,
+    CompilerCrashed,
     EpisodeOver,
     InvalidAction,
     PermissionDenied,
+    ServiceBusy,
     ServiceUnavailable,
     SessionNotFound,
 )
@@ -260,6 +263,117 @@ def test_each_session_keeps_its_own_timeouts(mini_corpus) -> None:
         reply = _start(client, rewards=size, decision_timeout_s=1.5, compile_timeout_s=30)
         options = servicer.sessions.get(reply.session_id).compile.options
         assert (options.decision_timeout, options.compile_timeout) == (1.5, 30)
+    finally:
+        client.close()
+        servicer.shutdown()
+        server.stop(0)
+
+
+def test_episodes_stream_keeps_errors_in_their_slot(mini_corpus, child_compilers) -> None:
+    server, servicer, port = start_server("127.0.0.1:0", ServiceConfig(corpus=mini_corpus.root, insecure=True))
+    client = ServiceConnection(f"127.0.0.1:{port}")
+    config = pb.CompileConfig(task="inlining")
+    try:
+        stream = client.episodes(3)
+        started = stream.batch(
+            [pb.StartSessionRequest(benchmark=b, config=config) for b in ("sha256", "nope", "huffman")]
+        )
+        assert isinstance(started[0], pb.StartSessionReply) and isinstance(started[2], pb.StartSessionReply)
+        assert isinstance(started[1], BenchmarkNotFound)
+        assert servicer.sessions.slots_in_use == 2
+        compilers = [servicer.sessions.get(s.session_id).compile.process.pid for s in (started[0], started[2])]
+        assert set(compilers) <= set(child_compilers())
+        stepped = stream.batch([pb.Action(index=7), pb.Action(index=0), pb.Action(index=0)])
+        assert isinstance(stepped[0], InvalidAction) and isinstance(stepped[1], EpisodeOver)
+        assert isinstance(stepped[2], pb.StepReply) and not stepped[2].done
+        # Nothing was sent for the refused action: slot 0's decision is still pending, and the same as by Step.
+        unary = client.call("StartSession", pb.StartSessionRequest(benchmark="sha256", config=config))
+        by_call = client.call("Step", pb.StepRequest(session_id=unary.session_id, action=pb.Action(index=0)))
+        again = stream.batch([pb.Action(index=0), None, None])
+        assert isinstance(again[0], pb.StepReply) and again[1:] == [None, None]
+        assert again[0].observation.raw == by_call.observation.raw
+        client.call("EndSession", pb.EndSessionRequest(session_id=unary.session_id))
+        servicer.sessions.get(started[2].session_id).compile.process.kill()  # slot 2's compiler dies
+        crashed = stream.batch([pb.Action(index=0), None, pb.Action(index=0)])
+        assert isinstance(crashed[0], pb.StepReply) and isinstance(crashed[2], CompilerCrashed)
+        stream.close()  # ends every slot's session: compilers and budget
+        assert servicer.sessions.slots_in_use == 0 and servicer.active_sessions == 0
+        assert not set(compilers) & set(child_compilers())
+        with pytest.raises(SessionNotFound):
+            client.call("Step", pb.StepRequest(session_id=started[0].session_id, action=pb.Action(index=0)))
+    finally:
+        client.close()
+        servicer.shutdown()
+        server.stop(0)
+
+
+def test_episodes_slots_are_bounded_by_the_session_budget(mini_corpus) -> None:
+    server, servicer, port = start_server(
+        "127.0.0.1:0", ServiceConfig(corpus=mini_corpus.root, max_sessions=2, insecure=True)
+    )
+    client = ServiceConnection(f"127.0.0.1:{port}")
+    start = pb.StartSessionRequest(benchmark="sha256", config=pb.CompileConfig(task="inlining"))
+    try:
+        # More slots than the whole budget: the stream is refused before anything starts.
+        replies = client._stub.Episodes(iter([pb.EpisodesRequest(slots=[pb.SlotRequest(start=start)] * 3)]))
+        with pytest.raises(grpc.RpcError) as refused:
+            next(replies)
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        with pytest.raises(ServiceBusy):
+            client.episodes(3).batch([start] * 3)
+        assert servicer.sessions.slots_in_use == 0
+        # Within it, each slot's session takes a slot of the budget shared with the other calls.
+        held = client.call("StartSession", start)
+        stream = client.episodes(2)
+        first, second = stream.batch([start, start])
+        assert isinstance(first, pb.StartSessionReply) and isinstance(second, ServiceBusy)
+        for _ in range(3):  # a restart ends the slot's previous session first: never more than one per slot
+            restarted = stream.batch([start, None])[0]
+            assert isinstance(restarted, pb.StartSessionReply) and restarted.session_id != first.session_id
+            assert servicer.sessions.slots_in_use == 2
+        stream.close()
+        assert servicer.sessions.slots_in_use == 1
+        client.call("EndSession", pb.EndSessionRequest(session_id=held.session_id))
+        stream = client.episodes(2)
+        stream.batch([None, None])
+        with pytest.raises(ValueError, match="2 slots, not 1"):  # every request of a stream has its slot count
+            stream._exchange(pb.EpisodesRequest(slots=[pb.SlotRequest()]))
+    finally:
+        client.close()
+        servicer.shutdown()
+        server.stop(0)
+
+
+def test_episodes_batch_writes_every_slot_before_reading_any(mini_corpus, monkeypatch) -> None:
+    """The compilers of a batch work in parallel: every start and action is sent before any reply is read."""
+    from mlgo_env.compilation import InteractiveCompile
+
+    calls: list[tuple[str, int]] = []
+
+    def logged(name: str):
+        method = getattr(InteractiveCompile, name)
+
+        def wrapper(self, *args):
+            calls.append((name, id(self)))
+            return method(self, *args)
+
+        return wrapper
+
+    for name in ("spawn", "read_header", "send", "receive"):
+        monkeypatch.setattr(InteractiveCompile, name, logged(name))
+    server, servicer, port = start_server("127.0.0.1:0", ServiceConfig(corpus=mini_corpus.root, insecure=True))
+    client = ServiceConnection(f"127.0.0.1:{port}")
+    try:
+        stream = client.episodes(2)
+        config = pb.CompileConfig(task="inlining")
+        stream.batch([pb.StartSessionRequest(benchmark=b, config=config) for b in ("sha256", "nbody")])
+        first, second = calls[0][1], calls[1][1]
+        assert calls == [("spawn", first), ("spawn", second), ("read_header", first), ("receive", first),
+                         ("read_header", second), ("receive", second)]  # fmt: skip
+        calls.clear()
+        stream.batch([pb.Action(index=0), pb.Action(index=1)])
+        assert calls == [("send", first), ("send", second), ("receive", first), ("receive", second)]
+        stream.close()
     finally:
         client.close()
         servicer.shutdown()

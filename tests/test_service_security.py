@@ -238,9 +238,11 @@ def test_loopback_tcp_needs_a_token_unless_insecure(mini_corpus: Corpus) -> None
         with _client(address, token="s3cret") as client:
             assert client.version().service_version
         start = pb.StartSessionRequest(benchmark="sha256", config=_config())
-        for token in ("", "wrong"):  # the Episode stream is refused the same way
+        for token in ("", "wrong"):  # the Episode and Episodes streams are refused the same way
             with _client(address, token=token) as client, pytest.raises(PermissionDenied, match="token"):
                 client.episode(start)
+            with _client(address, token=token) as client, pytest.raises(PermissionDenied, match="token"):
+                client.episodes(1).batch([start])
         with _client(address, token="s3cret") as client:
             stream = client.episode(start)
             assert stream.started.observation.raw

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, SupportsFloat
 
@@ -30,6 +31,7 @@ from rewards.base import REWARD_ON_ERROR, Reward
 __all__ = ["CompilerEnv"]
 
 Observation = dict[str, np.ndarray]
+StepResult = tuple[Observation, SupportsFloat, bool, bool, dict[str, Any]]
 
 
 def observation_space_for(specs: list[TensorSpec]) -> spaces.Dict:
@@ -71,6 +73,8 @@ class CompilerEnv(gym.Env[Observation, Any]):
             and the episode goes on; "terminate": it ends the episode with `reward_on_error`
             and ``info["error_type"] == "InvalidAction"`` (for checkers and agents that sample
             without the mask). An illegal action is never sent to the compiler.
+        connection: an open connection to use instead of `service` (and `token`, `corpus`); its
+            owner closes it, not `close()` (`BatchedCompilerEnv` shares one among its environments).
     """
 
     metadata = {"render_modes": []}  # noqa: RUF012 - Gymnasium's convention
@@ -92,16 +96,20 @@ class CompilerEnv(gym.Env[Observation, Any]):
         compile_timeout: float = 600.0,
         reward_on_error: float = REWARD_ON_ERROR,
         on_invalid_action: str = "raise",
+        connection: ServiceConnection | None = None,
     ) -> None:
         if on_invalid_action not in ("raise", "terminate"):
             raise ValueError(f"on_invalid_action must be 'raise' or 'terminate', not {on_invalid_action!r}")
+        if connection is not None and (service or corpus):
+            raise ValueError("pass connection= or service=/corpus=, not both")
         self.on_invalid_action = on_invalid_action
         self._connection: ServiceConnection | None = None
         self._embedded: EmbeddedService | None = None
         self._session_id: str | None = None
         self._stream: EpisodeStream | None = None  # the episode's Episode stream (None: Step calls)
         self._service, self._token, self._corpus = service, token, Path(corpus) if corpus else None
-        self._connection, self._embedded = connect(service, token, self._corpus)
+        self._owns_connection = connection is None
+        self._connection, self._embedded = (connection, None) if connection else connect(service, token, self._corpus)
         self.benchmark = benchmark
         self.split = split
         self.include_default = include_default
@@ -180,45 +188,79 @@ class CompilerEnv(gym.Env[Observation, Any]):
         super().reset(seed=seed)
         self._end_session()
         self._restart_dead_embedded_service()
-        chosen = (options or {}).get("benchmark", self.benchmark)
-        tries = 1 if chosen else min(20, len(self.benchmarks()))
-        for _ in range(tries):
-            benchmark = chosen or self.benchmarks()[int(self.np_random.integers(len(self.benchmarks())))]
+        requests = self._start_requests(options)  # raises EpisodeOver when out of tries
+        while True:
             if self._connection is None:
                 raise EpisodeOver("the environment is closed")
-            self._stream = self._connection.episode(pb.StartSessionRequest(benchmark=benchmark, config=self.config))
-            reply = self._stream.started
-            self._session_id = reply.session_id
-            self.current_benchmark = reply.benchmark
-            if not reply.done:
-                break
+            self._stream = self._connection.episode(next(requests))
+            first = self._started(self._stream.started)
+            if first is not None:
+                return first
             self._end_session()
-        else:
-            raise EpisodeOver(f"{chosen or 'the benchmarks tried'} asks no {self.task.name} decision: nothing to step")
-        self._done = False
-        self.decisions = 0
-        self._header = convert.header_from_pb(list(reply.features), reply.advice)
-        self._observation = convert.observation_from_pb(reply.observation, self._header)
-        return self._observation, self._info()
 
-    def step(self, action: Any) -> tuple[Observation, SupportsFloat, bool, bool, dict[str, Any]]:
+    def step(self, action: Any) -> StepResult:
         """Answer the pending decision; the reward comes at the end of the episode (0 before)."""
-        if self._done or self._session_id is None:
-            raise EpisodeOver("the episode is over: call reset()")
-        assert self._observation is not None
         try:
-            advice = self.task.check_action(action, self._observation)
+            message = self._action_message(action)
         except InvalidAction as exc:
-            if self.on_invalid_action == "raise":
-                raise
-            return self._end_with_error(exc)
-        message = pb.Action(number=advice) if isinstance(advice, float) else pb.Action(index=advice)
+            return self._refused(exc)
         try:
             reply = self._step_call(message)
         except InvalidAction:
             raise
         except MlgoEnvError as exc:
             return self._end_with_error(exc)
+        return self._stepped(reply)
+
+    # -- reset and step in halves (`BatchedCompilerEnv` batches many envs' messages) -----
+    def _start_requests(self, options: dict[str, Any] | None) -> Iterator[pb.StartSessionRequest]:
+        """The requests that start an episode, to try in turn until one asks a decision.
+
+        One for the benchmark named in `options` or by the environment; otherwise up to 20
+        random picks (a pick that asks no decision of this task is skipped).
+
+        Raises:
+            EpisodeOver: every request was tried.
+        """
+        chosen = (options or {}).get("benchmark", self.benchmark)
+        for _ in range(1 if chosen else min(20, len(self.benchmarks()))):
+            benchmark = chosen or self.benchmarks()[int(self.np_random.integers(len(self.benchmarks())))]
+            yield pb.StartSessionRequest(benchmark=benchmark, config=self.config)
+        raise EpisodeOver(f"{chosen or 'the benchmarks tried'} asks no {self.task.name} decision: nothing to step")
+
+    def _started(self, reply: pb.StartSessionReply) -> tuple[Observation, dict[str, Any]] | None:
+        """Take a started session: its first decision and info, or None when the compiler asked nothing."""
+        self._session_id = reply.session_id
+        self.current_benchmark = reply.benchmark
+        if reply.done:
+            return None
+        self._done = False
+        self.decisions = 0
+        self._header = convert.header_from_pb(list(reply.features), reply.advice)
+        self._observation = convert.observation_from_pb(reply.observation, self._header)
+        return self._observation, self._info()
+
+    def _action_message(self, action: Any) -> pb.Action:
+        """The message answering the pending decision with `action` (checked here; nothing changes).
+
+        Raises:
+            EpisodeOver: no decision is pending.
+            InvalidAction: `action` is illegal for this decision.
+        """
+        if self._done or self._session_id is None:
+            raise EpisodeOver("the episode is over: call reset()")
+        assert self._observation is not None
+        advice = self.task.check_action(action, self._observation)
+        return pb.Action(number=advice) if isinstance(advice, float) else pb.Action(index=advice)
+
+    def _refused(self, exc: InvalidAction) -> StepResult:
+        """An action refused here: raised (the episode goes on), or ``on_invalid_action="terminate"`` ends it."""
+        if self.on_invalid_action == "raise":
+            raise exc
+        return self._end_with_error(exc)
+
+    def _stepped(self, reply: pb.StepReply) -> StepResult:
+        """Take the service's answer to a step: the next decision, or the result and the final reward."""
         self.decisions += 1
         if not reply.done:
             self._observation = convert.observation_from_pb(reply.observation, self._header)
@@ -259,7 +301,8 @@ class CompilerEnv(gym.Env[Observation, Any]):
             )
             return float(self._local_reward.cost(module))
 
-    def _end_with_error(self, exc: MlgoEnvError) -> tuple[Observation, SupportsFloat, bool, bool, dict[str, Any]]:
+    def _end_with_error(self, exc: Exception) -> StepResult:
+        """End the episode on an error: terminated, `reward_on_error`, the error in ``info``."""
         self._end_session()
         self._done = True
         info = self._info()
@@ -368,9 +411,9 @@ class CompilerEnv(gym.Env[Observation, Any]):
     def close(self) -> None:
         """End the session, close the connection, and stop the embedded service."""
         self._end_session()
-        if self._connection is not None:
+        if self._connection is not None and self._owns_connection:
             self._connection.close()
-            self._connection = None
+        self._connection = None
         if self._embedded is not None:
             self._embedded.close()
             self._embedded = None

@@ -14,19 +14,28 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import grpc
 
-from mlgo_env.errors import PermissionDenied, ServiceUnavailable
+from mlgo_env.errors import MlgoEnvError, PermissionDenied, ServiceUnavailable
 from mlgo_env.service.errors import ERROR_METADATA_KEY, exception_from
 from mlgo_env.service.proto import pb, pb_grpc
 from mlgo_env.service.security import client_credentials, is_loopback
 
-__all__ = ["ServiceConnection", "EpisodeStream", "EmbeddedService", "connect"]
+__all__ = [
+    "ServiceConnection",
+    "EpisodeStream",
+    "BatchedEpisodeStream",
+    "SlotItem",
+    "SlotOutcome",
+    "EmbeddedService",
+    "connect",
+]
 
+Request = TypeVar("Request")
 Reply = TypeVar("Reply")
 
 # Calls that change nothing on the service may be retried when it is briefly unavailable.
@@ -114,6 +123,10 @@ class ServiceConnection:
         """Start a session on an ``Episode`` stream: `EpisodeStream.step` then answers each decision."""
         return EpisodeStream(self, start)
 
+    def episodes(self, slots: int) -> BatchedEpisodeStream:
+        """An ``Episodes`` stream of `slots` episodes: `BatchedEpisodeStream.batch` starts and steps them together."""
+        return BatchedEpisodeStream(self, slots)
+
     def version(self) -> pb.GetVersionReply:
         """The service's version and health."""
         return self.call("GetVersion", pb.GetVersionRequest())
@@ -123,7 +136,28 @@ class ServiceConnection:
         self._channel.close()
 
 
-class EpisodeStream:
+class _Stream(Generic[Request, Reply]):
+    """A bidirectional stream of `method`: one request in, one reply out; errors raised as calls raise them."""
+
+    def __init__(self, connection: ServiceConnection, method: str, timeout: float | None) -> None:
+        self._connection = connection
+        self._method = method
+        self._requests: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
+        call: Callable[..., Any] = getattr(connection._stub, method)
+        self._replies = call(iter(self._requests.get, None), timeout=timeout, metadata=connection._metadata)
+
+    def _exchange(self, request: Request) -> Reply:
+        """Send `request` and wait for its reply."""
+        self._requests.put(request)
+        try:
+            return next(self._replies)
+        except grpc.RpcError as error:
+            raise self._connection._exception(error, self._method) from None
+        except StopIteration:
+            raise ServiceUnavailable(f"the service ended the {self._method} stream") from None
+
+
+class EpisodeStream(_Stream[pb.EpisodeRequest, pb.EpisodeReply]):
     """One episode's ``Episode`` stream: the session's start, then one message each way per decision.
 
     The session outlives the stream (``Validate``, ``GetObject``, ``EndSession`` take its id).
@@ -134,31 +168,71 @@ class EpisodeStream:
     """
 
     def __init__(self, connection: ServiceConnection, start: pb.StartSessionRequest) -> None:
-        self._connection = connection
-        self._requests: queue.SimpleQueue[pb.EpisodeRequest | None] = queue.SimpleQueue()
-        self._requests.put(pb.EpisodeRequest(start=start))
-        self._replies = connection._stub.Episode(
-            iter(self._requests.get, None), timeout=connection.rpc_timeout, metadata=connection._metadata
-        )
-        self.started: pb.StartSessionReply = self._next().start
+        super().__init__(connection, "Episode", connection.rpc_timeout)
+        self.started: pb.StartSessionReply = self._exchange(pb.EpisodeRequest(start=start)).start
 
     def step(self, action: pb.Action) -> pb.StepReply:
         """Answer the pending decision; the next one, or the result."""
-        self._requests.put(pb.EpisodeRequest(action=action))
-        return self._next().step
-
-    def _next(self) -> pb.EpisodeReply:
-        try:
-            return next(self._replies)
-        except grpc.RpcError as error:
-            raise self._connection._exception(error, "Episode") from None
-        except StopIteration:
-            raise ServiceUnavailable("the service ended the episode's stream") from None
+        return self._exchange(pb.EpisodeRequest(action=action)).step
 
     def close(self) -> None:
         """End the stream (not the session)."""
         self._requests.put(None)
         self._replies.cancel()
+
+
+SlotItem = pb.StartSessionRequest | pb.Action | None
+"""What a batch asks of one slot: start (or restart) its episode, answer its decision, or nothing."""
+SlotOutcome = pb.StartSessionReply | pb.StepReply | MlgoEnvError | ValueError | None
+"""One slot's answer: the start's or the step's reply, the error the same call would have raised, or None."""
+
+
+class BatchedEpisodeStream(_Stream[pb.EpisodesRequest, pb.EpisodesReply]):
+    """`slots` episodes on one ``Episodes`` stream: one message each way per batch of decisions.
+
+    The service sends a batch's actions to every compiler before it reads any next decision, so
+    the compilers work in parallel. Each slot's session belongs to the stream: a slot's start ends
+    its previous session, and `close` ends them all. A slot's error is that slot's outcome; only
+    the stream's own errors are raised (`ServiceBusy` for more slots than the service's whole
+    session budget, `ServiceUnavailable`, `PermissionDenied`). The stream has no deadline (a
+    training run keeps it open for hours): each reply is bounded by the service's decision timeout.
+    """
+
+    def __init__(self, connection: ServiceConnection, slots: int) -> None:
+        super().__init__(connection, "Episodes", None)
+        self.slots = slots
+
+    def batch(self, items: Sequence[SlotItem]) -> list[SlotOutcome]:
+        """Send one item per slot; each slot's outcome, in slot order."""
+        if len(items) != self.slots:
+            raise ValueError(f"a batch holds one item per slot: {self.slots}, not {len(items)}")
+        request = pb.EpisodesRequest()
+        for item in items:
+            slot = request.slots.add()
+            if isinstance(item, pb.StartSessionRequest):
+                slot.start.CopyFrom(item)
+            elif isinstance(item, pb.Action):
+                slot.action.CopyFrom(item)
+        return [_outcome(reply) for reply in self._exchange(request).slots]
+
+    def close(self) -> None:
+        """End the stream and wait until the service has ended its sessions (their compilers are gone)."""
+        self._requests.put(None)
+        try:
+            for _ in self._replies:  # the stream's end comes once the service closed its sessions
+                pass
+        except grpc.RpcError:
+            pass  # cancelled or failed: the service ends the sessions of a broken stream too
+
+
+def _outcome(reply: pb.SlotReply) -> SlotOutcome:
+    """One slot's reply as its message, or as the exception the same call would have raised."""
+    kind = reply.WhichOneof("kind")
+    if kind == "error":
+        error = reply.error
+        code = grpc.StatusCode.__members__.get(error.status, grpc.StatusCode.UNKNOWN)
+        return exception_from(error.error, error.message, code)
+    return getattr(reply, kind) if kind is not None else None
 
 
 class EmbeddedService:

@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +35,7 @@ from mlgo_env.episode import run_episode
 from mlgo_env.errors import (
     EpisodeOver,
     MlgoEnvError,
+    ServiceBusy,
     ServiceError,
     ServiceUnavailable,
     ValidationFailed,
@@ -69,18 +71,28 @@ inliner nor the greedy allocator runs), in order, until one writes the channel h
 corpus may start with modules that fail to compile)."""
 
 
-def _abort(context: grpc.ServicerContext, exc: Exception, where: str) -> None:
-    """End the call with the status of `exc`, its class named in trailing metadata (gRPC's abort raises)."""
+def _status(exc: Exception, where: str) -> tuple[grpc.StatusCode, str, str]:
+    """The status code, the class name (for "mlgo-error") and the message `exc` is reported with."""
     if isinstance(exc, (MlgoEnvError, ValueError, KeyError, TypeError)):
         # A plain KeyError's str() is its argument in quotes; send the argument itself.
         message = str(exc.args[0]) if type(exc) is KeyError and exc.args else str(exc)
-        code, name = status_of(exc), error_name(exc)
-    else:  # the service must answer, not die: report it as internal
-        logger.error("internal error in %s", where, exc_info=exc)
-        code, name = grpc.StatusCode.INTERNAL, "ServiceError"
-        message = f"internal error: {type(exc).__name__}: {exc}"
+        return status_of(exc), error_name(exc), message
+    # The service must answer, not die: report it as internal.
+    logger.error("internal error in %s", where, exc_info=exc)
+    return grpc.StatusCode.INTERNAL, "ServiceError", f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _abort(context: grpc.ServicerContext, exc: Exception, where: str) -> None:
+    """End the call with the status of `exc`, its class named in trailing metadata (gRPC's abort raises)."""
+    code, name, message = _status(exc, where)
     context.set_trailing_metadata(((ERROR_METADATA_KEY, name),))
     context.abort(code, message)
+
+
+def _slot_error(exc: Exception) -> pb.SlotError:
+    """One slot's error in an ``Episodes`` reply: what the same request would have ended a call with."""
+    code, name, message = _status(exc, "Episodes")
+    return pb.SlotError(error=name, message=message, status=code.name)
 
 
 def _handles_errors(method: Callable[..., Reply]) -> Callable[..., Reply]:
@@ -289,17 +301,103 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
         first = next(requests, None)
         if first is None or first.WhichOneof("kind") != "start":
             raise ValueError("the first request of an Episode stream starts the session (start=)")
-        started = self._start_session(first.start)
-        session = self.sessions.get(started.session_id)
-        if session is not None:
-            session.stream = context
+        started = self._start_session(first.start, stream=context)
         yield pb.EpisodeReply(start=started)
         for request in requests:
             if request.WhichOneof("kind") != "action":
                 raise ValueError("after its start, an Episode stream carries actions only")
             yield pb.EpisodeReply(step=self._step(started.session_id, request.action))
 
-    def _start_session(self, request: pb.StartSessionRequest) -> pb.StartSessionReply:
+    @_handles_stream_errors
+    def Episodes(  # noqa: N802
+        self, requests: Iterator[pb.EpisodesRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.EpisodesReply]:
+        """Step mode for several environments on one stream; the slots' sessions end with it."""
+        slots: list[str | None] = []  # each slot's session
+        try:
+            for request in requests:
+                if not slots:
+                    slots = [None] * self._slot_count(len(request.slots))
+                elif len(request.slots) != len(slots):
+                    raise ValueError(f"this Episodes stream has {len(slots)} slots, not {len(request.slots)}")
+                yield self._batch(slots, request, context)
+        finally:
+            for session_id in slots:
+                if session_id is not None:
+                    self.sessions.drop(session_id)
+
+    def _slot_count(self, count: int) -> int:
+        """The slots of a new ``Episodes`` stream: at least one, and no more than the whole session budget."""
+        if count < 1:
+            raise ValueError("an Episodes stream needs at least one slot")
+        if count > self.sessions.max_sessions:
+            raise ServiceBusy(
+                f"{count} slots exceed this service's {self.sessions.max_sessions} sessions; use fewer environments"
+            )
+        return count
+
+    def _batch(
+        self, slots: list[str | None], request: pb.EpisodesRequest, context: grpc.ServicerContext
+    ) -> pb.EpisodesReply:
+        """One request of an ``Episodes`` stream: every slot's start or action is written before any reply is read.
+
+        The compilers work on the batch's decisions in parallel while the service waits for the
+        first of them. Each session stays locked from its write to its read; an error is its
+        slot's reply only.
+        """
+        replies = [pb.SlotReply() for _ in slots]
+        reads: list[tuple[int, str, Callable[[], Any]]] = []  # slot, reply field, read half
+        with ExitStack() as locked:
+            for index, item in enumerate(request.slots):
+                kind = item.WhichOneof("kind")
+                try:
+                    if kind == "start":
+                        old = slots[index]
+                        slots[index] = None
+                        if old is not None:
+                            self.sessions.drop(old)
+                        session_id, session = locked.enter_context(self._open_session(item.start, context))
+                        slots[index] = session_id
+                        reads.append((index, "start", functools.partial(self._first_decision, session_id, session)))
+                    elif kind == "action":
+                        current = slots[index]
+                        if current is None:
+                            raise EpisodeOver(f"slot {index} has no episode: start one first")
+                        session = locked.enter_context(self.sessions.request(current))
+                        self._send(session, item.action)
+                        reads.append((index, "step", functools.partial(self._receive, current, session)))
+                except Exception as exc:
+                    replies[index].error.CopyFrom(_slot_error(exc))
+            for index, field_name, read in reads:
+                try:
+                    getattr(replies[index], field_name).CopyFrom(read())
+                except Exception as exc:
+                    replies[index].error.CopyFrom(_slot_error(exc))
+        now = time.monotonic()
+        for current in slots:  # the stream is in use: none of its sessions is idle
+            held = self.sessions.get(current) if current is not None else None
+            if held is not None:
+                held.last_used = now
+        return pb.EpisodesReply(slots=replies)
+
+    def _start_session(
+        self, request: pb.StartSessionRequest, stream: grpc.ServicerContext | None = None
+    ) -> pb.StartSessionReply:
+        with self._open_session(request, stream) as (session_id, session):
+            return self._first_decision(session_id, session)
+
+    @contextmanager
+    def _open_session(
+        self, request: pb.StartSessionRequest, stream: grpc.ServicerContext | None = None
+    ) -> Iterator[tuple[str, Session]]:
+        """The write half of a start: a new session in a slot of the budget, its compiler spawned.
+
+        The session stays locked until the block ends (the read half, `_first_decision`, runs in
+        it); `stream` is the stream cancelled if the session is reaped.
+
+        Raises:
+            ServiceBusy: every slot of the budget is taken.
+        """
         benchmark = self.corpus.benchmark(request.benchmark)
         task = get_task(request.config.task)
         toolchain = get_toolchain(request.config.llvm_version or None)
@@ -315,55 +413,72 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
         except BaseException:
             self.sessions.give_slot()
             raise
-        session = Session(compile_, scorer)
+        session = Session(compile_, scorer, stream=stream)
         try:
             session_id = self.sessions.add(session)
         except ServiceUnavailable:
             compile_.close()
             self.sessions.give_slot()
             raise
+        with session.lock:
+            try:
+                compile_.spawn()
+            except BaseException:
+                self.sessions.close(session_id, session)
+                raise
+            yield session_id, session
+            session.last_used = time.monotonic()  # idle from the end of this request
+
+    def _first_decision(self, session_id: str, session: Session) -> pb.StartSessionReply:
+        """The read half of a start: the channel header and the first decision; a failure closes the session."""
+        compile_ = session.compile
         try:
-            with session.lock:
-                observation = compile_.start()
-                features, advice = convert.header_specs(compile_.header)
-                reply = pb.StartSessionReply(
-                    session_id=session_id, benchmark=benchmark.uri, features=features, advice=advice
-                )
-                if observation is None:
-                    session.result = self._result(session)
-                    reply.done = True
-                    reply.result.CopyFrom(session.result)
-                else:
-                    reply.observation.CopyFrom(
-                        convert.observation_to_pb(observation, compile_.header, compile_.context)
-                    )
-                session.last_used = time.monotonic()  # idle from the end of this request
+            compile_.read_header()
+            first = self._next_decision(session)
         except BaseException:
-            self.sessions.drop(session_id)
+            self.sessions.close(session_id, session)
             raise
+        features, advice = convert.header_specs(compile_.header)
+        reply = pb.StartSessionReply(
+            session_id=session_id, benchmark=compile_.benchmark.uri, features=features, advice=advice, done=first.done
+        )
+        if first.done:
+            reply.result.CopyFrom(first.result)
+        else:
+            reply.observation.CopyFrom(first.observation)
         return reply
 
     def _step(self, session_id: str, message: pb.Action) -> pb.StepReply:
         with self.sessions.request(session_id) as session:
-            compile_ = session.compile
-            if compile_.done:
-                raise EpisodeOver("the episode is over: the compiler finished; call reset()")
-            which = message.WhichOneof("value")
-            if which is None:
-                raise ValueError("Step needs an action")
-            action = message.index if which == "index" else message.number
-            try:
-                observation = compile_.step(action)
-                if observation is None:
-                    session.result = self._result(session)
-                    return pb.StepReply(done=True, result=session.result)
-                return pb.StepReply(
-                    observation=convert.observation_to_pb(observation, compile_.header, compile_.context)
-                )
-            except MlgoEnvError:
-                if compile_.done:  # the compiler failed or hung: the session is closed
-                    self.sessions.close(session_id, session)
-                raise
+            self._send(session, message)
+            return self._receive(session_id, session)
+
+    def _send(self, session: Session, message: pb.Action) -> None:
+        """The write half of a step: check the action and send it to the compiler (nothing is sent when refused)."""
+        if session.compile.done:
+            raise EpisodeOver("the episode is over: the compiler finished; call reset()")
+        which = message.WhichOneof("value")
+        if which is None:
+            raise ValueError("Step needs an action")
+        session.compile.send(message.index if which == "index" else message.number)
+
+    def _receive(self, session_id: str, session: Session) -> pb.StepReply:
+        """The read half of a step: the next decision or the result; a failed or hung compiler closes the session."""
+        try:
+            return self._next_decision(session)
+        except MlgoEnvError:
+            if session.compile.done:
+                self.sessions.close(session_id, session)
+            raise
+
+    def _next_decision(self, session: Session) -> pb.StepReply:
+        """The compiler's next decision, or, when it finished, the episode's result."""
+        compile_ = session.compile
+        observation = compile_.receive()
+        if observation is None:
+            session.result = self._result(session)
+            return pb.StepReply(done=True, result=session.result)
+        return pb.StepReply(observation=convert.observation_to_pb(observation, compile_.header, compile_.context))
 
     @_handles_errors
     def Validate(self, request: pb.ValidateRequest, context: grpc.ServicerContext) -> pb.ValidateReply:  # noqa: N802
@@ -460,7 +575,7 @@ def start_server(
 ) -> tuple[grpc.Server, CompilerServicer, int]:
     """Start a service on `address`; returns the server, its servicer and the bound port.
 
-    An ``Episode`` stream holds a worker thread for its episode: there are at least
+    An ``Episode`` or ``Episodes`` stream holds a worker thread while it is open: there are
     `ServiceConfig.max_sessions` workers more than `workers`, so open streams never starve the calls.
 
     Raises:

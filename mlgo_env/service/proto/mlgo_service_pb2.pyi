@@ -211,6 +211,46 @@ class EpisodeReply(_message.Message):
     step: StepReply
     def __init__(self, start: _Optional[_Union[StartSessionReply, _Mapping]] = ..., step: _Optional[_Union[StepReply, _Mapping]] = ...) -> None: ...
 
+class SlotRequest(_message.Message):
+    __slots__ = ("start", "action")
+    START_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    start: StartSessionRequest
+    action: Action
+    def __init__(self, start: _Optional[_Union[StartSessionRequest, _Mapping]] = ..., action: _Optional[_Union[Action, _Mapping]] = ...) -> None: ...
+
+class SlotError(_message.Message):
+    __slots__ = ("error", "message", "status")
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    message: str
+    status: str
+    def __init__(self, error: _Optional[str] = ..., message: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+
+class SlotReply(_message.Message):
+    __slots__ = ("start", "step", "error")
+    START_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    start: StartSessionReply
+    step: StepReply
+    error: SlotError
+    def __init__(self, start: _Optional[_Union[StartSessionReply, _Mapping]] = ..., step: _Optional[_Union[StepReply, _Mapping]] = ..., error: _Optional[_Union[SlotError, _Mapping]] = ...) -> None: ...
+
+class EpisodesRequest(_message.Message):
+    __slots__ = ("slots",)
+    SLOTS_FIELD_NUMBER: _ClassVar[int]
+    slots: _containers.RepeatedCompositeFieldContainer[SlotRequest]
+    def __init__(self, slots: _Optional[_Iterable[_Union[SlotRequest, _Mapping]]] = ...) -> None: ...
+
+class EpisodesReply(_message.Message):
+    __slots__ = ("slots",)
+    SLOTS_FIELD_NUMBER: _ClassVar[int]
+    slots: _containers.RepeatedCompositeFieldContainer[SlotReply]
+    def __init__(self, slots: _Optional[_Iterable[_Union[SlotReply, _Mapping]]] = ...) -> None: ...
+
 class ValidateRequest(_message.Message):
     __slots__ = ("session_id",)
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]

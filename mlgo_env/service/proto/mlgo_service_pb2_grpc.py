@@ -65,6 +65,11 @@ class CompilerServiceStub:
                 request_serializer=mlgo__service__pb2.EpisodeRequest.SerializeToString,
                 response_deserializer=mlgo__service__pb2.EpisodeReply.FromString,
                 _registered_method=True)
+        self.Episodes = channel.stream_stream(
+                '/mlgo_env.v0.CompilerService/Episodes',
+                request_serializer=mlgo__service__pb2.EpisodesRequest.SerializeToString,
+                response_deserializer=mlgo__service__pb2.EpisodesReply.FromString,
+                _registered_method=True)
         self.Validate = channel.unary_unary(
                 '/mlgo_env.v0.CompilerService/Validate',
                 request_serializer=mlgo__service__pb2.ValidateRequest.SerializeToString,
@@ -144,6 +149,26 @@ class CompilerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Episodes(self, request_iterator, context):
+        """Step mode for several environments on one stream (vectorised training): the stream has N
+        slots, N set by its first request; every request holds one item per slot, in slot order (a
+        start, an action, or nothing), and its reply one item per slot in the same order. The service
+        writes every slot's action to its compiler before it reads any next decision, so the N
+        compilers work in parallel and one message each way serves N decisions. Each slot has at most
+        one session, owned by the stream: a slot's start ends its previous session, and the end of
+        the stream (closed, cancelled, or the client gone) ends them all; meanwhile their ids work
+        with Validate, GetObject and EndSession. Each session takes a slot of the same budget as
+        StartSession. A slot's error is its reply only (SlotError: the other slots go on), with the
+        status StartSession or Step would give: an InvalidAction sends nothing and the episode goes
+        on; a crashed or hung compiler closes that slot's session; RESOURCE_EXHAUSTED (ServiceBusy)
+        when the budget has no slot left for a start. The stream itself ends with
+        RESOURCE_EXHAUSTED (ServiceBusy) when N exceeds the service's whole session budget, and
+        INVALID_ARGUMENT when N is 0 or a later request holds another number of items.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Validate(self, request, context):
         """Links and runs the program compiled by a finished session and compares its output with
         the reference. NOT_FOUND (SessionNotFound); FAILED_PRECONDITION (not finished, or the
@@ -210,6 +235,11 @@ def add_CompilerServiceServicer_to_server(servicer, server):
                     servicer.Episode,
                     request_deserializer=mlgo__service__pb2.EpisodeRequest.FromString,
                     response_serializer=mlgo__service__pb2.EpisodeReply.SerializeToString,
+            ),
+            'Episodes': grpc.stream_stream_rpc_method_handler(
+                    servicer.Episodes,
+                    request_deserializer=mlgo__service__pb2.EpisodesRequest.FromString,
+                    response_serializer=mlgo__service__pb2.EpisodesReply.SerializeToString,
             ),
             'Validate': grpc.unary_unary_rpc_method_handler(
                     servicer.Validate,
@@ -394,6 +424,33 @@ class CompilerService:
             '/mlgo_env.v0.CompilerService/Episode',
             mlgo__service__pb2.EpisodeRequest.SerializeToString,
             mlgo__service__pb2.EpisodeReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Episodes(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/mlgo_env.v0.CompilerService/Episodes',
+            mlgo__service__pb2.EpisodesRequest.SerializeToString,
+            mlgo__service__pb2.EpisodesReply.FromString,
             options,
             channel_credentials,
             insecure,
