@@ -283,28 +283,36 @@ def _chains(
     """Register-dependency chains (in instructions) of blocks run twice in a row.
 
     A wavefront over instruction positions, vectorised over blocks: ``depth[b, r]`` is the
-    length of the chain that produced register r so far (only registers the blocks use).
+    length of the chain that produced register r so far (only registers the blocks use). Blocks
+    are ranked longest first, so the blocks still running at a position are a prefix of the
+    ranks and each step works on views, not gathered copies.
 
     Returns:
         [B, 2]: each block's longest chain after one and after two iterations; and [I, 2]: the
         chain ending at each instruction in the first and in the second iteration.
     """
     used = np.flatnonzero((reads | writes).any(axis=0))
-    reads, writes = reads[:, used], writes[:, used]
+    length = np.bincount(block, minlength=n_blocks)
+    rank = np.empty(n_blocks, dtype=np.int64)
+    rank[np.argsort(-length, kind="stable")] = np.arange(n_blocks)
+    order = np.lexsort((rank[block], position))  # by position, then by rank
+    reads, writes = reads[order][:, used], writes[order][:, used]
+    running = np.bincount(position, minlength=int(position.max(initial=-1)) + 1)  # blocks at each position
+    starts = np.cumsum(running) - running
     depth = np.zeros((n_blocks, len(used)), dtype=np.int16)
     out = np.zeros((n_blocks, 2), dtype=np.float32)
     at = np.zeros((len(block), 2), dtype=np.float32)
-    order = np.argsort(position, kind="stable")
-    bounds = np.searchsorted(position[order], np.arange(int(position.max(initial=0)) + 2))
-    steps = [(order[lo:hi], block[order[lo:hi]]) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
     for iteration in range(2):
-        for idx, b in steps:
-            d = depth[b]
-            chain = 1 + (d * reads[idx]).max(axis=1, initial=0)
-            depth[b] = np.where(writes[idx], chain[:, None], d)
-            at[idx, iteration] = chain
-        out[:, iteration] = depth.max(axis=1, initial=0)
-    return out, at
+        for start, count in zip(starts.tolist(), running.tolist(), strict=True):
+            rows = slice(start, start + count)
+            d = depth[:count]
+            chain = 1 + (d * reads[rows]).max(axis=1, initial=0)
+            np.copyto(d, chain[:, None], where=writes[rows])
+            at[rows, iteration] = chain
+        out[:, iteration] = depth.max(axis=1, initial=0)[rank]
+    unsorted = np.empty_like(at)
+    unsorted[order] = at
+    return out, unsorted
 
 
 def _bits(masks: np.ndarray) -> np.ndarray:
