@@ -22,7 +22,7 @@ Each reward then costs every variant, and per reward the report gives:
 * cost per episode: seconds, and × the compile time of the variant.
 
 Rewards: ``size``, ``mca``, ``perf_model``, ``perf_model_no_llc`` (its throughput part alone: does
-the cache term help?), ``perf_model_fitted`` (its cache term's weight, latency / MLP, fitted to
+the cache term help?), ``perf_model_fitted`` (its cache term's weight, 1 / MLP, fitted to
 this machine's runtimes with `rewards.perf_model.fit_perf_model` on the *other* programs' variants:
 leave one program out, so no program's runtimes calibrate its own prediction),
 ``perf_model_learned`` (perf_model with the learned fast model's block cycles instead of llvm-mca's:
@@ -359,8 +359,8 @@ def evaluate(
 
 
 def fit_out_of_program(results: list[ProgramResult]) -> dict[str, str]:
-    """Adds ``perf_model_fitted`` to each variant: perf_model's two terms, the miss term weighted by
-    a latency / MLP fitted to the measured runtimes of every other program's variants.
+    """Adds ``perf_model_fitted`` to each variant: perf_model's two terms, the misses' stall cycles
+    divided by an MLP fitted to the measured runtimes of every other program's variants.
 
     Returns the programs it could not be fitted for, with the reason (too few other programs, or
     runtimes that the throughput term does not explain).
@@ -368,20 +368,20 @@ def fit_out_of_program(results: list[ProgramResult]) -> dict[str, str]:
     unfitted = {}
     for result in results:
         samples = [
-            PerfSample(p["throughput_cycles"], p["llc_misses"], other.seconds(v))
+            PerfSample(p["throughput_cycles"] + p["stream_cycles"], p["stall_cycles"], other.seconds(v))
             for other in results
             if other is not result
             for v in other.variants
             if isinstance(p := v.module.extra.get("perf_model"), dict)
         ]
         try:
-            latency, mlp = fit_perf_model(samples, latency=1.0)
+            mlp = fit_perf_model(samples)
         except ValueError as error:
             unfitted[f"perf_model_fitted ({result.name})"] = str(error)
             continue
         for v in result.variants:
             if isinstance(p := v.module.extra.get("perf_model"), dict):
-                v.costs["perf_model_fitted"] = p["throughput_cycles"] + p["llc_misses"] * latency / mlp
+                v.costs["perf_model_fitted"] = p["throughput_cycles"] + p["stream_cycles"] + p["stall_cycles"] / mlp
     return unfitted
 
 

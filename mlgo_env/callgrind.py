@@ -3,7 +3,9 @@
 One run of a program build under ``valgrind --tool=callgrind --cache-sim=yes --dump-instr=yes``,
 with the cache geometry passed explicitly (valgrind's detection is wrong on VMs; a geometry it
 refuses is rounded, `valgrind_geometry`), gives per instruction: executions, data reads and
-writes, and last-level-cache data misses. `profile_program` keeps, per source line:
+writes, and first- and last-level data misses; where the caches have a level between those (an L2
+under an L3), a second run that takes it for the last level gives its misses. `profile_program`
+keeps, per source line:
 
 * how often it ran and what it cost (`LineCost`), with the bytes its loads and stores moved to and
   from memory other than the stack (each executed memory instruction decoded from the executable
@@ -56,7 +58,7 @@ __all__ = [
     "valgrind_geometry",
 ]
 
-_PROFILE_SCHEMA = "callgrind-profile-v3"  # v3: data bytes per line and calls per site
+_PROFILE_SCHEMA = "callgrind-profile-v4"  # v4: first-level and middle-level data misses per line
 _MIN_LINE_SIZE = 16  # valgrind's: smaller lines could let one instruction straddle three
 _MAX_CACHE_SIZE = 1 << 30  # far above any cache per core complex; bounds valgrind's tag arrays
 _STACK = "rsp"
@@ -105,21 +107,25 @@ def _power_of_two(n: int) -> bool:
 
 
 _GEOMETRY = r"(\d{1,10}),(\d{1,4}),(\d{1,4})"
-CACHE_SPEC = rf"I1={_GEOMETRY} D1={_GEOMETRY} L([2-9])={_GEOMETRY}"
-"""How `CacheConfig.spec` writes caches: ``I1=size,ways,line D1=size,ways,line Ln=size,ways,line``."""
+CACHE_SPEC = rf"I1={_GEOMETRY} D1={_GEOMETRY}(?: L([2-9])={_GEOMETRY})? L([2-9])={_GEOMETRY}"
+"""How `CacheConfig.spec` writes caches: ``I1=size,ways,line D1=size,ways,line [L2=...] Ln=size,ways,line``."""
 
 
 @dataclass(frozen=True)
 class CacheConfig:
-    """The caches valgrind simulates: first-level instruction and data caches and the last level.
+    """The caches valgrind simulates: first-level instruction and data caches, the last level, and the one below it.
 
-    As text (`spec`, `parse`), ``I1=32768,8,64 D1=32768,8,64 L3=8388608,16,64`` (sizes and lines in
-    bytes, ``L3`` naming the last level): how a job sends its target's caches to other machines.
+    Valgrind simulates two levels at a time: the first and a last one. The level below the last
+    (`mid`, the L2 under an L3) is simulated by a second run that takes it for the last level.
+    As text (`spec`, `parse`), ``I1=32768,8,64 D1=32768,8,64 L2=1048576,8,64 L3=8388608,16,64``
+    (sizes and lines in bytes, ``L3`` naming the last level, the middle one optional): how a job
+    sends its target's caches to other machines.
     """
 
     i1: CacheLevel
     d1: CacheLevel
     ll: CacheLevel
+    mid: CacheLevel | None = None
 
     @classmethod
     def from_caches(cls, caches: Iterable[CacheLevel]) -> CacheConfig:
@@ -129,11 +135,12 @@ class CacheConfig:
             ProfileError: one of the three is missing (some VMs describe no caches).
         """
         known = {(c.level, c.kind): c for c in caches}
-        unified = [c for c in known.values() if c.kind == "Unified"]
+        unified = sorted((c for c in known.values() if c.kind == "Unified"), key=lambda c: c.level)
         if (1, "Instruction") not in known or (1, "Data") not in known or not unified:
             found = ", ".join(f"L{level} {kind}" for level, kind in known) or "none"
             raise ProfileError(f"need L1 instruction, L1 data and unified caches, found {found}; pass a CacheConfig")
-        return cls(known[(1, "Instruction")], known[(1, "Data")], max(unified, key=lambda c: c.level))
+        mid = unified[-2] if len(unified) > 1 and unified[-2].level > 1 else None
+        return cls(known[(1, "Instruction")], known[(1, "Data")], unified[-1], mid)
 
     @classmethod
     def of_host(cls) -> CacheConfig:
@@ -150,16 +157,22 @@ class CacheConfig:
         match = re.fullmatch(CACHE_SPEC, spec.strip())
         if match is None:
             raise ValueError(f"caches {spec!r} are not written as 'I1=size,ways,line D1=size,ways,line L3=...'")
-        n = [int(group) for group in match.groups()]
-        return cls(
-            i1=CacheLevel(1, "Instruction", n[0], n[1], n[2]),
-            d1=CacheLevel(1, "Data", n[3], n[4], n[5]),
-            ll=CacheLevel(n[6], "Unified", n[7], n[8], n[9]),
-        )
+        n = [int(group) if group is not None else None for group in match.groups()]
+
+        def level(at: int, kind: str, number: int | None = 1) -> CacheLevel:
+            return CacheLevel(number or 1, kind, *(int(x or 0) for x in n[at : at + 3]))
+
+        mid = level(7, "Unified", n[6]) if n[6] is not None else None
+        ll = level(11, "Unified", n[10])
+        if mid is not None and mid.level >= ll.level:
+            raise ValueError(f"caches {spec!r}: the middle level must be below the last")
+        return cls(i1=level(0, "Instruction"), d1=level(3, "Data"), ll=ll, mid=mid)
 
     def spec(self) -> str:
         """These caches as text (`parse` reads it back)."""
-        levels = (("I1", self.i1), ("D1", self.d1), (f"L{self.ll.level}", self.ll))
+        levels = [("I1", self.i1), ("D1", self.d1), (f"L{self.ll.level}", self.ll)]
+        if self.mid is not None:
+            levels.insert(2, (f"L{self.mid.level}", self.mid))
         return " ".join(f"{name}={c.size},{c.assoc},{c.line_size}" for name, c in levels)
 
     def simulated(self) -> CacheConfig:
@@ -168,11 +181,12 @@ class CacheConfig:
         Raises:
             ValueError: a cache valgrind cannot simulate at all (see `valgrind_geometry`).
         """
-        return CacheConfig(valgrind_geometry(self.i1), valgrind_geometry(self.d1), valgrind_geometry(self.ll))
+        mid = valgrind_geometry(self.mid) if self.mid is not None else None
+        return CacheConfig(valgrind_geometry(self.i1), valgrind_geometry(self.d1), valgrind_geometry(self.ll), mid)
 
-    def valgrind_args(self) -> list[str]:
-        """Valgrind's options for these caches (valgrind refuses them unless they are `simulated` ones)."""
-        levels = (("I1", self.i1), ("D1", self.d1), ("LL", self.ll))
+    def valgrind_args(self, last: CacheLevel | None = None) -> list[str]:
+        """Valgrind's options for these caches, `last` as the last level if given (only `simulated` ones run)."""
+        levels = (("I1", self.i1), ("D1", self.d1), ("LL", last or self.ll))
         return [f"--{name}={c.size},{c.assoc},{c.line_size}" for name, c in levels]
 
 
@@ -187,12 +201,16 @@ class LineCost:
         misses: last-level-cache data misses (``DLmr + DLmw``).
         data_bytes: bytes its loads and stores moved, stack accesses excepted (0 when the profile
             was parsed without the executable to decode).
+        d1_misses: first-level data cache misses (``D1mr + D1mw``).
+        mid_misses: data misses of the level below the last (`CacheConfig.mid`; 0 without one).
     """
 
     instructions: int = 0
     executions: int = 0
     misses: int = 0
     data_bytes: int = 0
+    d1_misses: int = 0
+    mid_misses: int = 0
 
 
 @dataclass
@@ -239,6 +257,7 @@ class _Instruction:
     reads: int = 0
     writes: int = 0
     misses: int = 0
+    d1_misses: int = 0
 
 
 @dataclass
@@ -266,6 +285,7 @@ class CallgrindData:
             cost = costs[line]
             cost.instructions += insn.ir
             cost.misses += insn.misses
+            cost.d1_misses += insn.d1_misses
             if widths is not None and obj == program:
                 cost.data_bytes += (insn.reads + insn.writes) * widths.get(address, 0)
             where = (f"{obj}:{function}", line)
@@ -383,6 +403,7 @@ class _CallgrindParser:
         record.reads += costs.get("Dr", 0)
         record.writes += costs.get("Dw", 0)
         record.misses += costs.get("DLmr", 0) + costs.get("DLmw", 0)
+        record.d1_misses += costs.get("D1mr", 0) + costs.get("D1mw", 0)
 
 
 def _subposition(token: str, last: int) -> int:
@@ -489,15 +510,41 @@ def profile_program(
         ["valgrind", "--version"], capture_output=True, text=True, timeout=60
     ).stdout.strip()
     digest = hashlib.sha256(executable.read_bytes())
-    digest.update(json.dumps([_PROFILE_SCHEMA, list(args), simulated.valgrind_args(), valgrind_version]).encode())
+    digest.update(json.dumps([_PROFILE_SCHEMA, list(args), simulated.spec(), valgrind_version]).encode())
     stored = (profile_dir or default_profile_dir()) / f"{digest.hexdigest()}.json"
     if stored.exists():
         return Profile.from_json(stored.read_text())
+    data = _simulate(executable, args, cwd, simulated.valgrind_args(), timeout)
+    program = str(executable)
+    addresses = {a for (obj, _, a, _), i in data.instructions.items() if obj == program and i.reads + i.writes}
+    site_work, work = _site_work(data, executable, program)
+    profile = Profile(data.lines(_widths(executable, addresses), program), site_work, work)
+    if simulated.mid is not None:  # the same run with the middle level as the last one
+        mid = _simulate(executable, args, cwd, simulated.valgrind_args(last=simulated.mid), timeout).lines()
+        for line, cost in profile.lines.items():
+            cost.mid_misses = mid[line].misses if line in mid else 0
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    # A private temporary name per writer: threads and processes may profile the same build at once.
+    handle, partial_name = tempfile.mkstemp(dir=stored.parent, prefix=stored.stem, suffix=".tmp")
+    with os.fdopen(handle, "w") as partial:
+        partial.write(profile.to_json())
+    Path(partial_name).replace(stored)
+    return profile
+
+
+def _simulate(
+    executable: Path, args: Sequence[str], cwd: Path | None, caches: list[str], timeout: float
+) -> CallgrindData:
+    """One run of `executable` under callgrind with the cache options `caches`, parsed.
+
+    Raises:
+        ProfileError: valgrind failed, timed out, or wrote an unreadable profile.
+    """
     with tempfile.TemporaryDirectory(prefix="mlgo-callgrind-") as scratch:
         out = Path(scratch) / "callgrind.out"
         command = [
             "valgrind", "--tool=callgrind", "--cache-sim=yes", "--dump-instr=yes",
-            *simulated.valgrind_args(), f"--callgrind-out-file={out}", str(executable), *args,
+            *caches, f"--callgrind-out-file={out}", str(executable), *args,
         ]  # fmt: skip
         try:
             run = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
@@ -506,15 +553,4 @@ def profile_program(
         if run.returncode != 0 or not out.exists():
             raise ProfileError(f"callgrind on {executable} failed ({run.returncode}):\n{run.stderr[-4000:]}")
         with open(out) as stream:
-            data = parse_callgrind(stream)
-    program = str(executable)
-    addresses = {a for (obj, _, a, _), i in data.instructions.items() if obj == program and i.reads + i.writes}
-    site_work, work = _site_work(data, executable, program)
-    profile = Profile(data.lines(_widths(executable, addresses), program), site_work, work)
-    stored.parent.mkdir(parents=True, exist_ok=True)
-    # A private temporary name per writer: threads and processes may profile the same build at once.
-    handle, partial_name = tempfile.mkstemp(dir=stored.parent, prefix=stored.stem, suffix=".tmp")
-    with os.fdopen(handle, "w") as partial:
-        partial.write(profile.to_json())
-    Path(partial_name).replace(stored)
-    return profile
+            return parse_callgrind(stream)

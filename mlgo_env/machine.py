@@ -76,7 +76,8 @@ class Microarchitecture:
         latency: core cycles of a dependent chain of each instruction (Intel syntax, registers
             as in the harness's known answers).
         llc_miss_cycles: a typical last-level-cache miss (DRAM access) in core cycles at the
-            design's usual clocks; a starting point, which `rewards.perf_model.fit_perf_model` refits.
+            design's usual clocks: what `rewards.perf_model` assumes for caches it cannot measure
+            (this machine's are measured, `mlgo_env.load_latency`).
         source: where the figures come from.
     """
 

@@ -1,21 +1,35 @@
-"""A performance model: block throughput plus the overhead of last-level-cache misses.
+"""A performance model: block throughput plus the time the program's data misses cost.
 
-    cycles = Σ_b count(b)·cost(b) + misses·latency / MLP
+    cycles = Σ_b count(b)·cost(b) + stall / MLP + stream
 
 over the machine basic blocks b of the compiled module: cost(b) is llvm-mca's cycles per iteration
 (`mlgo_env.mca`) for the hottest blocks that hold 99.9% of Σ count × instructions (``coverage``;
 the cold tail costs their cycles per instruction, blocks that never run nothing), count(b) how often
-b runs, misses the module's last-level-cache data misses, latency the cost of one miss in core
-cycles and MLP how many misses overlap.
+b runs. The module's first-level data misses are split by the level that served them (the level
+below the last, the last level, memory) and by how the source line that missed used its lines:
 
-The target is explicit: llvm-mca models the target CPU (this host's unless given), latency is
-that CPU's typical miss (`miss_latency`), and the caches simulated are the target's (this host's,
-as `mlgo_env.machine` reads them, unless given), rounded to the nearest geometry valgrind can
-simulate (`mlgo_env.callgrind.valgrind_geometry`); the breakdown records all three.
+* *random* (each missed line gave the line less than half of its bytes: a pointer chase, a hash
+  table, a scattered read) cost that level's extra latency over a first-level hit, and overlap by
+  MLP: ``stall``;
+* *streamed* (the line swept its data) cost what one line of a sequential sweep from that level
+  costs once the prefetchers see it coming: ``stream``.
 
-Counts and misses come from one cache simulation of the program per input (`mlgo_env.callgrind`:
-per source line its executions, data bytes and misses; per call site the work each function did
-when entered there), cached on disk. Variants are not run: each instruction of a variant is
+Both costs are asked of the machine, not assumed: `mlgo_env.load_latency` measures a pointer
+chase and a sweep at each level of this host's hierarchy, once per machine. On this Zen 4 VM a
+random load from a working set of half the L3 costs 520 cycles, near memory's 690 (the L3 a VM
+sees is not the chip's), and a swept line from memory 10.
+
+The target is explicit: llvm-mca models the target CPU (this host's unless given); the caches
+simulated are the target's (this host's, as `mlgo_env.machine` reads them, unless given), rounded
+to the nearest geometry valgrind can simulate (`mlgo_env.callgrind.valgrind_geometry`). Costs of
+misses are this machine's where its caches are the target's; for other caches there is no machine
+to ask, and only their last-level misses count, at the CPU's typical miss (`miss_latency`). The
+breakdown records all of it.
+
+Counts and misses come from one cache simulation of the program per input (`mlgo_env.callgrind`,
+two runs where a level sits between the first and the last: per source line its executions, data
+bytes and misses per level; per call site the work each function did when entered there), cached
+on disk. Variants are not run: each instruction of a variant is
 located by its DWARF line and the inlining chain that put it there (`mlgo_env.dwarf`), and
 
 * count(b) = lower median over b's instructions of
@@ -34,30 +48,33 @@ located by its DWARF line and the inlining chain that put it there (`mlgo_env.dw
   than the profiled build's (or an -O1 build more, narrower ones), and a preheader that static
   frequencies make hot moves too few bytes to be: the profile's executions are counted in the
   profiled build's iterations, the bytes are not.
-* misses = the profile's last-level-cache data misses on the lines of the module's source files
-  (not the C library's or the loader's), whatever the variant. Misses come from the
-  working sets the program's loops sweep, which inlining, register allocation and the optimisation
-  level leave as they were: they change how often and how wide the accesses are, which the L1
-  absorbs. Two responsive designs were tried and judged by ``benchmarks/reward_fidelity.py
-  --quick`` on one quiet Zen 4 VM, each against the same runs' other rows:
+* misses = the profile's data misses at each level on the lines of the module's source files
+  (not the C library's or the loader's), whatever the variant. Misses come from the working sets
+  the program's loops sweep, which inlining, register allocation and the optimisation level leave
+  as they were: they change how often and how wide the accesses are, which the L1 absorbs.
+  Designs tried, each judged by ``benchmarks/reward_fidelity.py --quick`` on one quiet Zen 4 VM
+  against the same runs' other rows:
 
-  - each line's misses scaled by the bytes the variant's estimated counts move: the misses
-    followed the counts' errors (stencil2d's -O1 and -O2 builds, one working set, a factor of two
-    apart), concordance on resolvable pairs 0.80, memory-bound tau +0.41;
-  - a line's misses kept where the variant still loads or stores on it: DWARF moves loads to the
-    lines that use them at -O1 (18% of stencil2d's misses lost), concordance 0.90, memory-bound
-    tau +0.53;
-  - the profile's misses on the module's source files (this): concordance 0.97, pooled tau +0.65,
-    memory-bound tau +0.76 (+0.33 without the cache term).
+  - each line's last-level misses scaled by the bytes the variant's estimated counts move: the
+    misses followed the counts' errors, concordance on resolvable pairs 0.80, memory-bound τ +0.41;
+  - a line's last-level misses kept where the variant still loads or stores on it: DWARF moves
+    loads to the lines that use them at -O1, concordance 0.90, memory-bound τ +0.53;
+  - the profile's last-level misses at the CPU's table latency / 4: concordance 0.97, pooled τ
+    +0.65, memory-bound τ +0.76; but a working set of half the L3, 5.6–7.4× slower than one that
+    fits the L1, had no last-level misses at all and was predicted 1.25×;
+  - every level's misses at this machine's measured latencies: the working set ranked right
+    (τ 1.00), concordance 1.00; but stencil2d's swept misses cost 8× its whole runtime;
+  - random misses at their latency / MLP, swept ones at a sweep's cost (this): stencil2d's misses
+    within 2× of what it spends waiting.
 
-  So what moves the miss term is the input (a working set that leaves a cache: one profile per
-  input) and the target's caches; between compiler variants of one input it is a constant that
+  So what moves the miss terms is the input (a working set that leaves a cache: one profile per
+  input) and the target's caches; between compiler variants of one input they are a constant that
   weighs their throughput differences against the time the program waits for memory.
 
 With ``frequencies="static"`` count(b) is instead LLVM's static block-frequency estimate (entry
 block = 1 per function), which ignores how often each function runs.
 
-Latency and MLP enter only as their ratio; `fit_perf_model` fits it to measured runtimes.
+MLP divides the random misses' stall; `fit_perf_model` fits it to measured runtimes.
 """
 
 from __future__ import annotations
@@ -66,19 +83,20 @@ import logging
 import statistics
 import warnings
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from scipy.optimize import nnls
 
-from mlgo_env import x86
+from mlgo_env import load_latency, x86
 from mlgo_env.artifacts import Artifact, CompiledModule
 from mlgo_env.bbaddrmap import MachineBlock, read_blocks
 from mlgo_env.blocks.predict import shipped_model
 from mlgo_env.callgrind import CACHE_SPEC, CacheConfig, Profile, memory_bytes, profile_program
 from mlgo_env.dwarf import Chain, InlineSites, SourceKey, SourceLines
+from mlgo_env.load_latency import LevelCost
 from mlgo_env.machine import host, microarchitecture
 from mlgo_env.mca import McaBlockModel, McaCache
 from rewards.base import TargetCpuReward
@@ -138,8 +156,19 @@ class PerfBreakdown(NamedTuple):
     """Σ count(b)·cost(b)."""
     llc_misses: float
     """Last-level-cache data misses: the profile's, for every variant of the program and input."""
+    d1_misses: float
+    """First-level data cache misses (the profile's, as `llc_misses`)."""
+    mid_misses: float
+    """Misses of the level below the last (the L2 under an L3; 0 without one)."""
+    streamed_share: float
+    """The first-level misses on lines that swept their data (`VariantCounts`), costed as streamed."""
+    stall_cycles: float
+    """What the random misses cost without overlap: each one the extra latency of the level that
+    served it (`PerfModelReward.miss_costs`)."""
+    stream_cycles: float
+    """What the streamed misses cost: each one a line of a sweep from the level that served it."""
     miss_cycles: float
-    """llc_misses·latency / MLP."""
+    """stall_cycles / MLP + stream_cycles."""
     mcpu: str
     """The CPU llvm-mca modelled."""
     blocks_modelled: int
@@ -184,11 +213,30 @@ def locate(blocks: Sequence[MachineBlock], lines: SourceLines, sites: InlineSite
     return out
 
 
+class Misses(NamedTuple):
+    """Data misses of the first level, of the level below the last (`CacheConfig.mid`) and of the last."""
+
+    d1: float = 0.0
+    mid: float = 0.0
+    llc: float = 0.0
+
+
 class VariantCounts(NamedTuple):
-    """The profile carried over to one variant: per block its count, and the module's misses."""
+    """The profile carried over to one variant: per block its count, and the module's data misses.
+
+    A source line's misses at a level are *streamed* where the line moved at least half of each line
+    it missed (a sequential sweep, which the prefetchers hide), else *random* (each miss a wasted
+    line: its full latency).
+    """
 
     counts: list[float]
-    misses: float
+    random: Misses
+    streamed: Misses
+
+    @property
+    def misses(self) -> float:
+        """Last-level-cache misses."""
+        return self.random.llc + self.streamed.llc
 
 
 Copy = tuple[str, Chain]
@@ -215,7 +263,9 @@ def _copy_weights(profile: Profile, copies: set[Copy]) -> dict[Copy, float]:
     return weights
 
 
-def map_profile(blocks: Sequence[MachineBlock], located: Sequence[list[Located]], profile: Profile) -> VariantCounts:
+def map_profile(
+    blocks: Sequence[MachineBlock], located: Sequence[list[Located]], profile: Profile, line_size: int = 64
+) -> VariantCounts:
     """Dynamic counts of a variant's blocks and its LLC misses, from the program's profile (see the module)."""
     copies: dict[SourceKey, set[Copy]] = defaultdict(set)
     hottest: dict[tuple[Copy, SourceKey], float] = defaultdict(float)
@@ -264,8 +314,40 @@ def map_profile(blocks: Sequence[MachineBlock], located: Sequence[list[Located]]
         count *= float(statistics.median_low(scales)) if scales else 1.0
         counts.append(count)
     files = {file for file, _ in copies}  # the module's sources: not the C library's or the loader's
-    misses = sum(cost.misses for (file, _), cost in profile.lines.items() if file in files)
-    return VariantCounts(counts, float(misses))
+    random, streamed = np.zeros(3), np.zeros(3)
+    for (file, _), cost in profile.lines.items():
+        if file in files:
+            levels = np.array([cost.d1_misses, cost.mid_misses, cost.misses], dtype=np.float64)
+            swept = 2 * cost.data_bytes >= levels * line_size
+            streamed += np.where(swept, levels, 0.0)
+            random += np.where(swept, 0.0, levels)
+    return VariantCounts(counts, Misses(*random.tolist()), Misses(*streamed.tolist()))
+
+
+class MissCosts(NamedTuple):
+    """Cycles a data miss adds over a first-level hit, by the level that serves it (random, streamed)."""
+
+    mid: LevelCost
+    """Served by the level below the last (the L2 under an L3)."""
+    last: LevelCost
+    """Served by the last level."""
+    memory: LevelCost
+    """Served by memory: a last-level miss."""
+
+    def cycles(self, counts: VariantCounts, has_mid: bool) -> tuple[float, float]:
+        """What first-level misses cost, by the level that served them.
+
+        Returns:
+            random misses at their latency, without overlap; streamed ones at a sweep's cost per line.
+        """
+
+        def served(misses: Misses, cost: Callable[[LevelCost], float]) -> float:
+            beyond_mid = misses.mid if has_mid else misses.d1
+            served_mid = max(misses.d1 - beyond_mid, 0.0)
+            served_last = max(beyond_mid - misses.llc, 0.0)
+            return served_mid * cost(self.mid) + served_last * cost(self.last) + misses.llc * cost(self.memory)
+
+        return served(counts.random, lambda c: c.latency), served(counts.streamed, lambda c: c.stream)
 
 
 def hot_blocks(codes: Sequence[bytes], counts: np.ndarray, coverage: float) -> tuple[np.ndarray, np.ndarray]:
@@ -290,7 +372,9 @@ class PerfModelReward(TargetCpuReward):
     `mlgo_env.callgrind.valgrind_geometry` says); `breakdown` records them with every prediction.
 
     Args:
-        latency: core cycles of one last-level-cache miss; None: the target's (`miss_latency`).
+        latency: core cycles of one last-level-cache miss, over a first-level hit; None: measured
+            on this machine where the caches are its own (`mlgo_env.load_latency`), else the
+            target's (`miss_latency`).
         mlp: memory-level parallelism (misses overlapping).
         frequencies: ``"profile"`` (dynamic counts from the cache simulation) or ``"static"``
             (LLVM's per-function block-frequency estimates).
@@ -357,19 +441,43 @@ class PerfModelReward(TargetCpuReward):
         self.block_cache = block_cache
         if blocks == "learned":
             shipped_model(self.mcpu)  # raises NoModelForCpu now, not at the first episode
-        self.latency = miss_latency(self.mcpu) if latency is None else latency
-        if self.latency < 0 or mlp <= 0:
-            raise ValueError(f"need latency >= 0 and mlp > 0, got latency={self.latency}, mlp={mlp}")
+        if latency is not None and latency < 0 or mlp <= 0:
+            raise ValueError(f"need latency >= 0 and mlp > 0, got latency={latency}, mlp={mlp}")
         self.mlp = mlp
         self.frequencies = frequencies
         self.cache = CacheConfig.parse(cache) if isinstance(cache, str) else cache or CacheConfig.of_host()
         self.simulated_cache = self.cache.simulated()
+        self.miss_costs = self._miss_costs(latency, measured=cache is None)
+        self.latency = self.miss_costs.memory.latency
         self.target_from_host = self.target_from_host or cache is None
         self._log_target(caches_given=cache is not None)
         self.profile_timeout = profile_timeout
         self.profile_dir = profile_dir
         self._profiles: dict[tuple[str, tuple[str, ...]], Profile] = {}
         self._block_models: dict[int, McaBlockModel] = {}
+
+    def _miss_costs(self, latency: float | None, measured: bool) -> MissCosts:
+        """Extra cycles of a data miss per level: measured for this machine's own caches.
+
+        Other caches have no machine to ask: only their last level's misses count, at the target's
+        table figure (`miss_latency`), streamed or not. `latency` replaces a memory access's latency.
+        """
+        if not measured:
+            logger.warning("perf_model costs only last-level misses on caches it cannot measure: %s", self.cache.spec())
+            table = miss_latency(self.mcpu) if latency is None else latency
+            return MissCosts(LevelCost(0.0, 0.0), LevelCost(0.0, 0.0), LevelCost(table, table))
+        costs = load_latency.measure()
+        l1 = costs.at(1)
+
+        def extra(cost: LevelCost) -> LevelCost:
+            return LevelCost(max(cost.latency - l1.latency, 0.0), max(cost.stream - l1.stream, 0.0))
+
+        memory = extra(costs.memory)
+        return MissCosts(
+            mid=extra(costs.at(self.cache.mid.level)) if self.cache.mid is not None else LevelCost(0.0, 0.0),
+            last=extra(costs.at(self.cache.ll.level)),
+            memory=memory if latency is None else memory._replace(latency=latency),
+        )
 
     def use_profile(self, module: CompiledModule) -> Profile:
         """Profile `module`'s executable and use it for every later module of the same program.
@@ -397,7 +505,7 @@ class PerfModelReward(TargetCpuReward):
         blocks = read_blocks(module.object_path, module.toolchain)
         profile = self._profiles.get(self._program_key(module)) or self.use_profile(module)
         located = locate(blocks, SourceLines(module.object_path), InlineSites(module.object_path))
-        mapped = map_profile(blocks, located, profile)
+        mapped = map_profile(blocks, located, profile, self.simulated_cache.d1.line_size)
         counts = np.array(mapped.counts if self.frequencies == "profile" else [b.frequency for b in blocks])
         codes = [block.code for block in blocks]
         hot, cold = hot_blocks(codes, counts, self.coverage)
@@ -407,11 +515,16 @@ class PerfModelReward(TargetCpuReward):
             size = np.array([x86.instruction_count(code) for code in codes], dtype=np.float64)
             per_instruction = np.dot(counts[hot], costs[hot]) / max(float(np.dot(counts[hot], size[hot])), 1e-300)
             costs[cold] = size[cold] * (per_instruction if per_instruction > 0 else 1.0)
-        misses = mapped.misses
+        stall, stream = self.miss_costs.cycles(mapped, has_mid=self.cache.mid is not None)
         return PerfBreakdown(
             throughput_cycles=float(np.dot(counts, costs)),
-            llc_misses=misses,
-            miss_cycles=misses * self.latency / self.mlp,
+            llc_misses=mapped.misses,
+            d1_misses=mapped.random.d1 + mapped.streamed.d1,
+            mid_misses=mapped.random.mid + mapped.streamed.mid,
+            streamed_share=mapped.streamed.d1 / max(mapped.random.d1 + mapped.streamed.d1, 1.0),
+            stall_cycles=stall,
+            stream_cycles=stream,
+            miss_cycles=stall / self.mlp + stream,
             mcpu=self.mcpu,
             blocks_modelled=len(hot),
             blocks_estimated=len(cold),
@@ -464,20 +577,20 @@ class PerfModelReward(TargetCpuReward):
 
 
 class PerfSample(NamedTuple):
-    """One compiled variant: the model's two terms and its measured runtime."""
+    """One compiled variant: the model's two terms (`PerfBreakdown`) and its measured runtime."""
 
     throughput_cycles: float
-    llc_misses: float
+    """Throughput and streamed misses (`PerfBreakdown.stream_cycles`): what MLP does not divide."""
+    stall_cycles: float
     runtime_s: float
 
 
-def fit_perf_model(samples: Sequence[PerfSample], latency: float) -> tuple[float, float]:
-    """Fits the model's cache-miss term to measured runtimes; returns (latency, mlp).
+def fit_perf_model(samples: Sequence[PerfSample]) -> float:
+    """Fits the model's memory-level parallelism to measured runtimes; returns the MLP.
 
-    Fits runtime ≈ a·throughput_cycles + b·llc_misses with a, b ≥ 0 by least squares on relative
-    error (every sample weighs the same, whatever its runtime). Latency and MLP only enter as
-    latency / MLP = b / a, so `latency` (e.g. the target's `miss_latency`) is kept as given and MLP
-    solved for; an MLP of infinity means the misses did not help explain the runtimes.
+    Fits runtime ≈ a·throughput_cycles + b·stall_cycles with a, b ≥ 0 by least squares on relative
+    error (every sample weighs the same, whatever its runtime); the misses' cycles are divided by
+    MLP = a / b. An MLP of infinity means the misses did not help explain the runtimes.
 
     Raises:
         ValueError: fewer than two samples, or a non-positive runtime.
@@ -491,4 +604,4 @@ def fit_perf_model(samples: Sequence[PerfSample], latency: float) -> tuple[float
     (a, b), _ = nnls(design, np.ones(len(samples)))
     if a <= 0:
         raise ValueError("throughput cycles do not explain the runtimes; check the samples")
-    return latency, (latency * a / b if b > 0 else float("inf"))
+    return float(a / b) if b > 0 else float("inf")

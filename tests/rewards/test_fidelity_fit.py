@@ -17,29 +17,27 @@ fidelity = importlib.util.module_from_spec(_SPEC)
 sys.modules["reward_fidelity"] = fidelity
 _SPEC.loader.exec_module(fidelity)
 
-MISS_CYCLES = 50.0  # the machine's true cost of a miss, in cycles: what the fit must find
+STALL_SHARE = 0.25  # the machine's true share of the stall cycles (1 / MLP): what the fit must find
 CYCLE_S = 1e-9
 
 
-def _program(name: str, terms: list[tuple[float, float]], miss_cycles: float = MISS_CYCLES) -> Any:
-    """A program whose variants run exactly throughput + `miss_cycles` per miss."""
-    seconds = {f"v{k}": CYCLE_S * (t + miss_cycles * m) for k, (t, m) in enumerate(terms)}
-    variants = [
-        fidelity.Variant(f"v{k}", SimpleNamespace(extra={"perf_model": {"throughput_cycles": t, "llc_misses": m}}), 1.0)
-        for k, (t, m) in enumerate(terms)
-    ]
+def _program(name: str, terms: list[tuple[float, float]], stall_share: float = STALL_SHARE) -> Any:
+    """A program whose variants run exactly throughput + `stall_share` × stall cycles."""
+    seconds = {f"v{k}": CYCLE_S * (t + stall_share * m) for k, (t, m) in enumerate(terms)}
+    parts = [{"throughput_cycles": t, "stream_cycles": 0.0, "stall_cycles": m} for t, m in terms]
+    variants = [fidelity.Variant(f"v{k}", SimpleNamespace(extra={"perf_model": p}), 1.0) for k, p in enumerate(parts)]
     timing = SimpleNamespace(seconds=seconds.__getitem__)
     return fidelity.ProgramResult(name, False, variants, timing, 0.0, [])
 
 
 def test_each_program_is_costed_with_the_weight_fitted_on_the_others() -> None:
-    # program a's own runtimes say 200 cycles a miss: its prediction must not have seen them
-    odd_one = _program("a", [(1e6, 0.0), (1e6, 1e4), (2e6, 5e3)], miss_cycles=200.0)
+    # program a's own runtimes say MLP 1: its prediction must not have seen them
+    odd_one = _program("a", [(1e6, 0.0), (1e6, 1e4), (2e6, 5e3)], stall_share=1.0)
     results = [odd_one, _program("b", [(3e6, 2e4), (3e6, 0.0)]), _program("c", [(5e5, 1e4), (6e5, 1e3)])]
     assert fidelity.fit_out_of_program(results) == {}
     for v in odd_one.variants:
         parts = v.module.extra["perf_model"]
-        expected = parts["throughput_cycles"] + MISS_CYCLES * parts["llc_misses"]
+        expected = parts["throughput_cycles"] + STALL_SHARE * parts["stall_cycles"]
         assert v.costs["perf_model_fitted"] == pytest.approx(expected, rel=1e-6)
     assert all("perf_model_fitted" in v.costs for r in results for v in r.variants)
 

@@ -1,0 +1,214 @@
+"""What a load costs on this machine at each level of its memory hierarchy, measured, cached.
+
+`measure` compiles a probe with the toolchain's clang and runs it over working sets of half of
+each data cache and four times the last level (from `mlgo_env.machine`), two ways:
+
+* a pointer chase: every load's address comes from the previous load, in a random cyclic order
+  of cache lines, so each costs the full latency of the level its working set lives in (and the
+  TLB misses of that working set);
+* a sequential sweep, one load per cache line: what a line costs when the hardware prefetchers
+  see the stream coming (its throughput, not its latency).
+
+Cycles come from the same run: a chain of dependent adds, one cycle each, timed beside them.
+The figures are cached on disk per CPU and cache geometry (`mlgo_env.cache`): measured once per
+machine, a few seconds.
+
+`rewards.perf_model` costs a data miss at each level with them instead of assuming a latency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from mlgo_env.cache import cache_dir
+from mlgo_env.errors import MlgoEnvError
+from mlgo_env.machine import CacheLevel, host
+from mlgo_env.toolchain import Toolchain, get_toolchain
+
+__all__ = ["LevelCost", "LoadLatencies", "LoadLatencyError", "measure"]
+
+_SCHEMA = "load-latency-v2"
+_LOADS = 2_000_000
+_ADDS = 100_000_000
+
+_CHASE = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+/* Nanoseconds per cycle: a chain of dependent adds, one cycle each on every x86 core. */
+static double cycle_ns(long adds) {
+  unsigned long x = 0, y = 1;
+  double start = now();
+  for (long i = 0; i < adds / 8; i++)
+    __asm__ volatile("add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\t"
+                     "add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0" : "+r"(x) : "r"(y));
+  return (now() - start) * 1e9 / adds;
+}
+
+/* Nanoseconds per load of a chase through `bytes` of lines of `line` bytes, in a random cycle. */
+static double chase_ns(long bytes, long line, long loads) {
+  long n = bytes / line, stride = line / (long)sizeof(void *);
+  void **memory = malloc(n * line);
+  long *order = malloc(n * sizeof(long));
+  unsigned long seed = 88172645463325252UL;
+  for (long i = 0; i < n; i++) order[i] = i;
+  for (long i = n - 1; i > 0; i--) {
+    seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
+    long j = seed % (i + 1), t = order[i];
+    order[i] = order[j]; order[j] = t;
+  }
+  for (long i = 0; i < n; i++) memory[order[i] * stride] = &memory[order[(i + 1) % n] * stride];
+  void **p = &memory[order[0] * stride];
+  for (long i = 0; i < n; i++) p = (void **)*p; /* warm: the lines are where the size puts them */
+  double start = now();
+  for (long i = 0; i < loads; i++) p = (void **)*p;
+  double ns = (now() - start) * 1e9 / loads;
+  if (p == NULL) puts("");
+  free(order);
+  free(memory);
+  return ns;
+}
+
+/* Nanoseconds per line of sequential sweeps through `bytes`, one load per line, about `lines` in all. */
+static double stream_ns(long bytes, long line, long lines) {
+  long n = bytes / (long)sizeof(long), stride = line / (long)sizeof(long), per_pass = n / stride;
+  long *a = malloc(bytes), sum = 0, passes = lines / per_pass > 0 ? lines / per_pass : 1;
+  for (long i = 0; i < n; i++) a[i] = i;
+  for (long i = 0; i < n; i += stride) sum += a[i];
+  double start = now();
+  for (long p = 0; p < passes; p++)
+    for (long i = 0; i < n; i += stride) sum += ((volatile long *)a)[i];
+  double ns = (now() - start) * 1e9 / (passes * per_pass);
+  if (sum == 42) puts("");
+  free(a);
+  return ns;
+}
+
+int main(int argc, char **argv) {
+  long line = atol(argv[1]), loads = atol(argv[2]), adds = atol(argv[3]);
+  for (int k = 4; k < argc; k++) {
+    double chase = 1e30, stream = 1e30, clock = 1e30;
+    for (int round = 0; round < 3; round++) { /* fastest of three: the machine at its quietest */
+      double ns = chase_ns(atol(argv[k]), line, loads), sweep = stream_ns(atol(argv[k]), line, 4 * loads);
+      double cycle = cycle_ns(adds);
+      if (ns < chase) chase = ns;
+      if (sweep < stream) stream = sweep;
+      if (cycle < clock) clock = cycle;
+    }
+    printf("%s %.3f %.3f\n", argv[k], chase / clock, stream / clock);
+  }
+  return 0;
+}
+"""
+
+
+_MEASURED: dict[str, LoadLatencies] = {}
+"""This process's measurements, by machine (a test's private cache directory does not measure again)."""
+
+
+class LoadLatencyError(MlgoEnvError):
+    """The latency probe could not be built or run, or this machine describes no data caches."""
+
+
+class LevelCost(NamedTuple):
+    """Core cycles of a load whose working set lives in one level of the hierarchy."""
+
+    latency: float
+    """A dependent load (pointer chase): what a miss costs when nothing hides it."""
+    stream: float
+    """One line of a sequential sweep: what a miss costs when the prefetchers see it coming."""
+
+
+@dataclass(frozen=True)
+class LoadLatencies:
+    """What a load costs at each level of this machine's hierarchy.
+
+    Attributes:
+        levels: (cache level, cost) for each data cache, smallest first (a working set of half of
+            that cache).
+        memory: past the last level (a working set of four times it).
+        line_size: the line size the probe strode by (the first data cache's).
+    """
+
+    levels: tuple[tuple[int, LevelCost], ...]
+    memory: LevelCost
+    line_size: int
+
+    def at(self, level: int) -> LevelCost:
+        """The cost of a load served by cache `level`.
+
+        Raises:
+            KeyError: this machine has no such cache level.
+        """
+        for known, cycles in self.levels:
+            if known == level:
+                return cycles
+        raise KeyError(f"no L{level} data cache was measured (levels {[k for k, _ in self.levels]})")
+
+
+def _data_caches(caches: tuple[CacheLevel, ...]) -> list[CacheLevel]:
+    return sorted((c for c in caches if c.kind in ("Data", "Unified")), key=lambda c: c.level)
+
+
+def measure(toolchain: Toolchain | None = None, refresh: bool = False) -> LoadLatencies:
+    """This machine's load latencies per level, measured once per CPU and cache geometry (cached on disk).
+
+    Raises:
+        LoadLatencyError: no data caches are described, or the probe failed to build or run.
+    """
+    cpu = host()
+    caches = _data_caches(cpu.caches)
+    if not caches:
+        raise LoadLatencyError("this machine describes no data caches: there are no levels to measure")
+    key = json.dumps([_SCHEMA, cpu.record(), [asdict(c) for c in caches]], sort_keys=True, default=str)
+    stored = cache_dir("load_latency", f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json")
+    if key in _MEASURED and not refresh:
+        return _MEASURED[key]
+    if stored.exists() and not refresh:
+        data = json.loads(stored.read_text())
+        levels = tuple((int(k), LevelCost(*v)) for k, v in data["levels"])
+        _MEASURED[key] = LoadLatencies(levels, LevelCost(*data["memory"]), data["line_size"])
+        return _MEASURED[key]
+    sizes = [c.size // 2 for c in caches] + [4 * caches[-1].size]
+    line = caches[0].line_size or 64
+    cycles = _run_probe(toolchain or get_toolchain(), line, sizes)
+    result = LoadLatencies(tuple((c.level, cycles[k]) for k, c in enumerate(caches)), cycles[-1], line)
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    stored.write_text(json.dumps({"levels": result.levels, "memory": result.memory, "line_size": line}))
+    _MEASURED[key] = result
+    return result
+
+
+def _run_probe(toolchain: Toolchain, line: int, sizes: list[int]) -> list[LevelCost]:
+    with tempfile.TemporaryDirectory(prefix="mlgo-latency-") as scratch:
+        source, exe = Path(scratch) / "chase.c", Path(scratch) / "chase"
+        source.write_text(_CHASE)
+        build = subprocess.run(
+            [str(toolchain.clang), "-O2", str(source), "-o", str(exe)], capture_output=True, text=True
+        )
+        if build.returncode != 0:
+            raise LoadLatencyError(f"the latency probe did not build:\n{build.stderr[-2000:]}")
+        try:
+            run = subprocess.run(
+                [str(exe), str(line), str(_LOADS), str(_ADDS), *map(str, sizes)],
+                capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as exc:
+            raise LoadLatencyError("the latency probe ran past 600 s") from exc
+    if run.returncode != 0:
+        raise LoadLatencyError(f"the latency probe failed ({run.returncode}): {run.stderr[-2000:]}")
+    rows = [row.split() for row in run.stdout.split("\n") if row.strip()]
+    return [LevelCost(float(chase), float(stream)) for _, chase, stream in rows]
