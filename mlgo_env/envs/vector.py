@@ -7,7 +7,6 @@ it, and the service lets the batch's compilers work in parallel meanwhile.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import load_env_creator
 from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
+from gymnasium.vector.utils import batch_space, iterate
 
 from mlgo_env.envs.compiler_env import CompilerEnv, Observation, StepResult
 from mlgo_env.errors import EpisodeOver, InvalidAction
@@ -119,7 +118,7 @@ class BatchedCompilerEnv(VectorEnv):
         self.single_action_space = self.envs[0].action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self._observations: Any = create_empty_array(self.single_observation_space, n=num_envs, fn=np.zeros)
+        self._feature_names: list[str] = list(self.single_observation_space.keys())
         self._latest: list[Observation] = [{} for _ in range(num_envs)]  # each sub-environment's last observation
         self._ended: np.ndarray = np.zeros(num_envs, dtype=bool)  # whose episode ended in the last step
 
@@ -245,9 +244,11 @@ class BatchedCompilerEnv(VectorEnv):
         return [int(i) for i in np.flatnonzero(mask)]
 
     def _batched(self) -> dict[str, np.ndarray]:
-        """The sub-environments' last observations, stacked (a fresh copy)."""
-        self._observations = concatenate(self.single_observation_space, self._latest, self._observations)
-        return copy.deepcopy(self._observations)
+        """The sub-environments' last observations, stacked into fresh arrays (one `np.stack` per feature).
+
+        Gymnasium's `concatenate` into kept buffers and a deep copy of them cost twice as much.
+        """
+        return {name: np.stack([latest[name] for latest in self._latest]) for name in self._feature_names}
 
     def close_extras(self, **kwargs: Any) -> None:
         """End the stream (the service ends the sub-environments' sessions), the connection, any embedded service."""
