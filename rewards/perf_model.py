@@ -80,6 +80,7 @@ MLP divides the random misses' stall; `fit_perf_model` fits it to measured runti
 from __future__ import annotations
 
 import logging
+import re
 import statistics
 import warnings
 from collections import defaultdict
@@ -106,6 +107,9 @@ from rewards.wire import MCPU, WireOption
 __all__ = [
     "DEFAULT_COVERAGE",
     "DEFAULT_MLP",
+    "MISS_COSTS_SPEC",
+    "MissCosts",
+    "Misses",
     "FALLBACK_LATENCY",
     "PerfBreakdown",
     "PerfModelReward",
@@ -324,6 +328,11 @@ def map_profile(
     return VariantCounts(counts, Misses(*random.tolist()), Misses(*streamed.tolist()))
 
 
+_COST = r"(\d{1,6}(?:\.\d{1,3})?)/(\d{1,6}(?:\.\d{1,3})?)"
+MISS_COSTS_SPEC = rf"mid={_COST} last={_COST} memory={_COST}"
+"""How `MissCosts.spec` writes the costs: ``mid=LATENCY/SWEEP last=... memory=...``, in cycles."""
+
+
 class MissCosts(NamedTuple):
     """Cycles a data miss adds over a first-level hit, by the level that serves it (random, streamed)."""
 
@@ -333,6 +342,23 @@ class MissCosts(NamedTuple):
     """Served by the last level."""
     memory: LevelCost
     """Served by memory: a last-level miss."""
+
+    def spec(self) -> str:
+        """The costs as text (`parse` reads them back): how they travel with the reward's options."""
+        return " ".join(f"{name}={c.latency:.3f}/{c.stream:.3f}" for name, c in zip(self._fields, self, strict=True))
+
+    @classmethod
+    def parse(cls, spec: str) -> MissCosts:
+        """The costs `spec` writes.
+
+        Raises:
+            ValueError: `spec` is not of that form.
+        """
+        match = re.fullmatch(MISS_COSTS_SPEC, spec.strip())
+        if match is None:
+            raise ValueError(f"miss costs {spec!r} are not written as 'mid=LATENCY/SWEEP last=... memory=...'")
+        n = [float(group) for group in match.groups()]
+        return cls(LevelCost(n[0], n[1]), LevelCost(n[2], n[3]), LevelCost(n[4], n[5]))
 
     def cycles(self, counts: VariantCounts, has_mid: bool) -> tuple[float, float]:
         """What first-level misses cost, by the level that served them.
@@ -387,6 +413,9 @@ class PerfModelReward(TargetCpuReward):
             block that runs.
         mcpu: CPU the block model models; None: this host's.
         cache: the target's caches, or their `CacheConfig.spec` text; None: this host's.
+        costs: what a miss costs per level, or their `MissCosts.spec` text (how a reward built on one
+            machine travels to another); None: measured here for this host's caches, else the
+            last level's table figure alone.
         profile_timeout: seconds a profiling run may take.
         profile_dir: where profiles are cached; None for the default under ``~/.cache``.
         block_cache: where llvm-mca's block costs are kept; None: the shared on-disk cache.
@@ -414,6 +443,7 @@ class PerfModelReward(TargetCpuReward):
         "coverage": WireOption(float, low=0.5, high=1.0),
         "mcpu": MCPU,
         "profile_timeout": WireOption(float, low=1.0, high=3600.0, seconds=True),
+        "costs": WireOption(str, pattern=MISS_COSTS_SPEC),
     }
 
     def __init__(
@@ -425,6 +455,7 @@ class PerfModelReward(TargetCpuReward):
         coverage: float = DEFAULT_COVERAGE,
         mcpu: str | None = None,
         cache: CacheConfig | str | None = None,
+        costs: MissCosts | str | None = None,
         profile_timeout: float = 3600.0,
         profile_dir: Path | None = None,
         block_cache: McaCache | None = None,
@@ -447,7 +478,10 @@ class PerfModelReward(TargetCpuReward):
         self.frequencies = frequencies
         self.cache = CacheConfig.parse(cache) if isinstance(cache, str) else cache or CacheConfig.of_host()
         self.simulated_cache = self.cache.simulated()
-        self.miss_costs = self._miss_costs(latency, measured=cache is None)
+        if costs is not None:
+            self.miss_costs = MissCosts.parse(costs) if isinstance(costs, str) else costs
+        else:
+            self.miss_costs = self._miss_costs(latency, measured=cache is None)
         self.latency = self.miss_costs.memory.latency
         self.target_from_host = self.target_from_host or cache is None
         self._log_target(caches_given=cache is not None)
@@ -539,8 +573,8 @@ class PerfModelReward(TargetCpuReward):
         return parts.cycles
 
     def target_options(self) -> dict[str, Any]:
-        """The target CPU and its caches: ``{"mcpu": ..., "cache": spec}``."""
-        return super().target_options() | {"cache": self.cache.spec()}
+        """The target CPU, its caches and what their misses cost: ``{"mcpu", "cache", "costs"}``."""
+        return super().target_options() | {"cache": self.cache.spec(), "costs": self.miss_costs.spec()}
 
     def _log_target(self, caches_given: bool) -> None:
         """Says what will be simulated, and where it differs from the target's hardware."""

@@ -179,11 +179,19 @@ def test_the_target_is_resolved_once_and_travels(monkeypatch: pytest.MonkeyPatch
     here = rewards.get("perf_model")
     assert here.mcpu == machine.host_mcpu() and here.platform_dependent  # type: ignore[attr-defined]
     pinned = rewards.pinned_options("perf_model", {"frequencies": "static"})
-    assert pinned == {"frequencies": "static", "mcpu": machine.host_mcpu(), "cache": CacheConfig.of_host().spec()}
+    costs = here.miss_costs  # type: ignore[attr-defined]  # measured on this machine
+    host = {"mcpu": machine.host_mcpu(), "cache": CacheConfig.of_host().spec(), "costs": costs.spec()}
+    assert pinned == {"frequencies": "static", **host}
+    rewards.check_wire_options("perf_model", pinned)  # they cross the wire as the service's options
     monkeypatch.setattr(machine, "host_mcpu", lambda toolchain=None: "sapphirerapids")
-    elsewhere = rewards.get("perf_model", **pinned)  # as a Ray worker on another CPU builds it
+    with monkeypatch.context() as patched:
+        patched.setattr(load_latency, "measure", lambda *a, **k: pytest.fail("measured again on the worker"))
+        elsewhere = rewards.get("perf_model", **pinned)  # as a Ray worker (or the service) on another CPU builds it
     assert elsewhere.mcpu == here.mcpu and not elsewhere.platform_dependent  # type: ignore[attr-defined]
     assert elsewhere.simulated_cache == here.simulated_cache  # type: ignore[attr-defined]
+    assert elsewhere.miss_costs.spec() == costs.spec()  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="miss costs"):
+        rewards.get("perf_model", costs="mid=1 last=2 memory=3")
     assert rewards.get("perf_model").mcpu == "sapphirerapids"  # type: ignore[attr-defined]
 
 
