@@ -77,6 +77,7 @@ def serve(
 @app.command()
 def doctor() -> None:
     """Report this CPU, the tools found (path, version), what is missing, and whether hardware counters work."""
+    from mlgo_env import load_latency
     from mlgo_env.doctor import check_tools
     from mlgo_env.machine import hardware_counters, host
     from mlgo_env.rollout_loop import loop_status
@@ -102,6 +103,15 @@ def doctor() -> None:
     console.print(f"hardware performance counters: {'[green]usable' if ok else '[yellow]not usable'}[/] — {message}")
     native, loop = loop_status()
     console.print(f"rollout loop: {'[green]' if native else '[yellow]'}{loop}")
+    try:
+        costs = load_latency.measure()
+        levels = ", ".join(f"L{level} {cost.latency:.0f}" for level, cost in costs.levels)
+        console.print(
+            f"load latency, cycles (measured once per machine; what perf_model charges a miss): {levels}, "
+            f"memory {costs.memory.latency:.0f}; a swept line from memory {costs.memory.stream:.1f}"
+        )
+    except load_latency.LoadLatencyError as exc:
+        console.print(f"[yellow]load latency: not measured[/] — {exc}")
     if missing_required:
         console.print(f"[red]{missing_required} required tool(s) missing[/]: run the install commands above")
         raise typer.Exit(1)

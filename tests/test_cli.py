@@ -22,6 +22,7 @@ def test_doctor_reports_tools_and_counters() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "clang-19" in result.stdout and "found" in result.stdout
     assert "hardware performance counters" in result.stdout
+    assert "load latency, cycles" in result.stdout and "L1 " in result.stdout
     assert "mlir-cpu-runner-19" in result.stdout and "mlir-runner-22" in result.stdout  # renamed in LLVM 20
 
 
