@@ -62,7 +62,7 @@ from rich.table import Table
 from scipy.stats import kendalltau
 
 import rewards
-from mlgo_env import machine
+from mlgo_env import load_latency, machine
 from mlgo_env.artifacts import Artifact, CompiledModule, ProgramInfo
 from mlgo_env.bbaddrmap import ADDRESS_MAP_FLAGS
 from mlgo_env.compilation import CompileOptions, compile_baseline
@@ -244,11 +244,8 @@ def corpus_variants(
 
 
 def kernel_sizes() -> list[int]:
-    """Working sets of half of each data cache of this machine, and four times the last level."""
-    caches = sorted((c for c in machine.host().caches if c.kind in ("Data", "Unified")), key=lambda c: c.level)
-    if not caches:
-        raise MlgoEnvError("this machine describes no data caches: the working-set sizes cannot be chosen")
-    return [c.size // 2 for c in caches] + [4 * caches[-1].size]
+    """Working sets of half of each data cache of this machine, and four times the last level (as the load probe's)."""
+    return load_latency.working_sets(load_latency.data_caches())
 
 
 def kernel_variants(toolchain: Toolchain, workdir: Path) -> list[Variant]:

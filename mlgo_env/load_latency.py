@@ -31,7 +31,7 @@ from mlgo_env.errors import MlgoEnvError
 from mlgo_env.machine import CacheLevel, host
 from mlgo_env.toolchain import Toolchain, get_toolchain
 
-__all__ = ["LevelCost", "LoadLatencies", "LoadLatencyError", "measure"]
+__all__ = ["LevelCost", "LoadLatencies", "LoadLatencyError", "data_caches", "measure", "working_sets"]
 
 _SCHEMA = "load-latency-v2"
 _LOADS = 2_000_000
@@ -159,8 +159,21 @@ class LoadLatencies:
         raise KeyError(f"no L{level} data cache was measured (levels {[k for k, _ in self.levels]})")
 
 
-def _data_caches(caches: tuple[CacheLevel, ...]) -> list[CacheLevel]:
-    return sorted((c for c in caches if c.kind in ("Data", "Unified")), key=lambda c: c.level)
+def data_caches() -> list[CacheLevel]:
+    """This machine's data caches, smallest level first.
+
+    Raises:
+        LoadLatencyError: the machine describes none.
+    """
+    caches = sorted((c for c in host().caches if c.kind in ("Data", "Unified")), key=lambda c: c.level)
+    if not caches:
+        raise LoadLatencyError("this machine describes no data caches: there are no levels to measure")
+    return caches
+
+
+def working_sets(caches: list[CacheLevel]) -> list[int]:
+    """Bytes of a working set in each level: half of each data cache, and four times the last (memory)."""
+    return [c.size // 2 for c in caches] + [4 * caches[-1].size]
 
 
 def measure(toolchain: Toolchain | None = None, refresh: bool = False) -> LoadLatencies:
@@ -169,11 +182,8 @@ def measure(toolchain: Toolchain | None = None, refresh: bool = False) -> LoadLa
     Raises:
         LoadLatencyError: no data caches are described, or the probe failed to build or run.
     """
-    cpu = host()
-    caches = _data_caches(cpu.caches)
-    if not caches:
-        raise LoadLatencyError("this machine describes no data caches: there are no levels to measure")
-    key = json.dumps([_SCHEMA, cpu.record(), [asdict(c) for c in caches]], sort_keys=True, default=str)
+    caches = data_caches()
+    key = json.dumps([_SCHEMA, host().record(), [asdict(c) for c in caches]], sort_keys=True, default=str)
     stored = cache_dir("load_latency", f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json")
     if key in _MEASURED and not refresh:
         return _MEASURED[key]
@@ -182,9 +192,8 @@ def measure(toolchain: Toolchain | None = None, refresh: bool = False) -> LoadLa
         levels = tuple((int(k), LevelCost(*v)) for k, v in data["levels"])
         _MEASURED[key] = LoadLatencies(levels, LevelCost(*data["memory"]), data["line_size"])
         return _MEASURED[key]
-    sizes = [c.size // 2 for c in caches] + [4 * caches[-1].size]
     line = caches[0].line_size or 64
-    cycles = _run_probe(toolchain or get_toolchain(), line, sizes)
+    cycles = _run_probe(toolchain or get_toolchain(), line, working_sets(caches))
     result = LoadLatencies(tuple((c.level, cycles[k]) for k, c in enumerate(caches)), cycles[-1], line)
     stored.parent.mkdir(parents=True, exist_ok=True)
     stored.write_text(json.dumps({"levels": result.levels, "memory": result.memory, "line_size": line}))

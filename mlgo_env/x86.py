@@ -19,6 +19,7 @@ import numpy as np
 from capstone import x86
 
 __all__ = [
+    "MNEMONIC_SIZE",
     "Instruction",
     "LiteBatch",
     "att_lines",
@@ -26,6 +27,7 @@ __all__ = [
     "decode",
     "decode_lite_batch",
     "instruction_count",
+    "lite_strings",
     "strip_terminators",
 ]
 
@@ -225,7 +227,7 @@ class LiteBatch:
     Attributes:
         block: [I] index of each instruction's block.
         text: [I] each instruction's mnemonic and Intel-syntax operands as one NUL-padded record
-            (``numpy.void``; equal instructions have equal records, see `lite_text`).
+            (``numpy.void``; equal instructions have equal records, see `lite_strings`).
         ok: [B] the block decoded completely (instructions of other blocks are absent).
     """
 
@@ -250,19 +252,13 @@ if _OP_STR.offset != _MNEMONIC.offset + _MNEMONIC.size:
     raise ImportError("capstone's cs_insn no longer holds op_str right after mnemonic: update decode_lite_batch")
 
 
-def lite_text(text: bytes) -> tuple[str, str]:
-    """The mnemonic and operand string of one `LiteBatch.text` record."""
-    raw = bytes(text)
-    return raw[: _MNEMONIC.size].split(b"\0", 1)[0].decode(), raw[_MNEMONIC.size :].split(b"\0", 1)[0].decode()
-
-
 MNEMONIC_SIZE = _MNEMONIC.size
 """Bytes of a `LiteBatch.text` record's mnemonic field (NUL-padded); the operand string follows."""
 _LITE_STRINGS = np.dtype({"names": ["mnemonic", "op_str"], "formats": [f"S{_MNEMONIC.size}", f"S{_OP_STR.size}"]})
 
 
 def lite_strings(text: np.ndarray) -> list[tuple[bytes, bytes]]:
-    """The (mnemonic, operand string) bytes of many `LiteBatch.text` records at once (`lite_text`, vectorised)."""
+    """The (mnemonic, operand string) bytes of each `LiteBatch.text` record, NUL padding left out."""
     return np.ascontiguousarray(text).view(_LITE_STRINGS).tolist()
 
 

@@ -270,7 +270,11 @@ def _copy_weights(profile: Profile, copies: set[Copy]) -> dict[Copy, float]:
 def map_profile(
     blocks: Sequence[MachineBlock], located: Sequence[list[Located]], profile: Profile, line_size: int = 64
 ) -> VariantCounts:
-    """Dynamic counts of a variant's blocks and its LLC misses, from the program's profile (see the module)."""
+    """Dynamic counts of a variant's blocks and the module's data misses per level, from the program's profile.
+
+    A line's misses are streamed or random by the bytes it moved per line of `line_size` it missed
+    (see `VariantCounts` and the module).
+    """
     copies: dict[SourceKey, set[Copy]] = defaultdict(set)
     hottest: dict[tuple[Copy, SourceKey], float] = defaultdict(float)
     for block, instructions in zip(blocks, located, strict=True):
@@ -376,10 +380,10 @@ class MissCosts(NamedTuple):
         return served(counts.random, lambda c: c.latency), served(counts.streamed, lambda c: c.stream)
 
 
-def hot_blocks(codes: Sequence[bytes], counts: np.ndarray, coverage: float) -> tuple[np.ndarray, np.ndarray]:
-    """The hottest blocks that run, holding `coverage` of Σ count × instructions; and the others that run (indices)."""
+def hot_blocks(sizes: np.ndarray, counts: np.ndarray, coverage: float) -> tuple[np.ndarray, np.ndarray]:
+    """The hottest blocks that run, holding `coverage` of Σ count × instructions (`sizes`); and the others that run."""
     run = np.flatnonzero(counts > 0)
-    estimate = counts[run] * np.array([max(x86.instruction_count(codes[k]), 1) for k in run.tolist()])
+    estimate = counts[run] * np.maximum(sizes[run], 1)
     order = np.argsort(-estimate, kind="stable")
     covered = np.cumsum(estimate[order]) / max(float(estimate.sum()), 1e-300)
     keep = int(np.searchsorted(covered, coverage * (1 - 1e-12))) + 1 if len(run) else 0
@@ -542,11 +546,11 @@ class PerfModelReward(TargetCpuReward):
         mapped = map_profile(blocks, located, profile, self.simulated_cache.d1.line_size)
         counts = np.array(mapped.counts if self.frequencies == "profile" else [b.frequency for b in blocks])
         codes = [block.code for block in blocks]
-        hot, cold = hot_blocks(codes, counts, self.coverage)
+        size = np.array([x86.instruction_count(c) if n > 0 else 0 for c, n in zip(codes, counts, strict=True)], float)
+        hot, cold = hot_blocks(size, counts, self.coverage)
         costs = np.zeros(len(blocks))
         costs[hot] = self._block_cycles(module, [codes[k] for k in hot.tolist()])
         if len(cold):  # the modelled blocks' cycles per instruction, weighted as they run
-            size = np.array([x86.instruction_count(code) for code in codes], dtype=np.float64)
             per_instruction = np.dot(counts[hot], costs[hot]) / max(float(np.dot(counts[hot], size[hot])), 1e-300)
             costs[cold] = size[cold] * (per_instruction if per_instruction > 0 else 1.0)
         stall, stream = self.miss_costs.cycles(mapped, has_mid=self.cache.mid is not None)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from mlgo_env.blocks.features import N_DENSE, BlockFeatures, Featuriser, instruction_info
-from mlgo_env.x86 import decode_lite_batch, lite_text
+from mlgo_env.x86 import decode_lite_batch, lite_strings
 
 __all__ = ["FAST_FORMAT", "FastConfig", "FastWeights", "count_tokens", "train_fast"]
 
@@ -129,8 +129,8 @@ def count_tokens(blocks: Sequence[bytes]) -> Counter[str]:
     lite = decode_lite_batch(blocks)
     texts, counts = np.unique(lite.text, return_counts=True)
     tokens: Counter[str] = Counter()
-    for text, count in zip(texts, counts.tolist(), strict=True):
-        info = instruction_info(*lite_text(text))
+    for (mnemonic, op_str), count in zip(lite_strings(texts), counts.tolist(), strict=True):
+        info = instruction_info(mnemonic.decode(), op_str.decode())
         tokens[info.mnemonic] += count
         tokens[info.form] += count
     return tokens

@@ -118,7 +118,6 @@ class BatchedCompilerEnv(VectorEnv):
         self.single_action_space = self.envs[0].action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self._feature_names: list[str] = list(self.single_observation_space.keys())
         self._latest: list[Observation] = [{} for _ in range(num_envs)]  # each sub-environment's last observation
         self._ended: np.ndarray = np.zeros(num_envs, dtype=bool)  # whose episode ended in the last step
 
@@ -248,7 +247,8 @@ class BatchedCompilerEnv(VectorEnv):
 
         Gymnasium's `concatenate` into kept buffers and a deep copy of them cost twice as much.
         """
-        return {name: np.stack([latest[name] for latest in self._latest]) for name in self._feature_names}
+        names = self.single_observation_space.spaces  # type: ignore[attr-defined]  # a Dict space
+        return {name: np.stack([latest[name] for latest in self._latest]) for name in names}
 
     def close_extras(self, **kwargs: Any) -> None:
         """End the stream (the service ends the sub-environments' sessions), the connection, any embedded service."""

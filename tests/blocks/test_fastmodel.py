@@ -28,7 +28,7 @@ def test_lite_batch_decoding_matches_capstone_detail():
     blocks = [bytes.fromhex(h) for h in [*BLOCKS, "ffff", "", "48", "c5fc58c1", "488b00"]]
     lite = x86.decode_lite_batch(blocks)
     assert lite.ok.tolist() == [x86.decode(b) is not None and len(b) > 0 for b in blocks]
-    texts = [x86.lite_text(t) for t in lite.text]
+    texts = [(m.decode(), o.decode()) for m, o in x86.lite_strings(lite.text)]
     expected = [(i.mnemonic, i.op_str) for k, b in enumerate(blocks) if lite.ok[k] for i in x86.decode(b) or []]
     assert texts == expected
     assert lite.block.tolist() == [k for k, b in enumerate(blocks) if lite.ok[k] for _ in x86.decode(b) or []]

@@ -302,13 +302,12 @@ def test_profile_is_reused_for_variants(compile_c, toolchain, tmp_path: Path, pr
 
 
 def test_hot_blocks_leave_out_what_never_runs_and_the_cold_tail() -> None:
-    nop = bytes.fromhex("90")
-    codes = [nop * 4, nop * 4, nop, nop * 2]
-    hot, cold = hot_blocks(codes, np.array([0.0, 1000.0, 1.0, 5.0]), coverage=0.99)
+    sizes = np.array([4.0, 4.0, 1.0, 2.0])  # instructions per block
+    hot, cold = hot_blocks(sizes, np.array([0.0, 1000.0, 1.0, 5.0]), coverage=0.99)
     assert hot.tolist() == [1] and cold.tolist() == [2, 3]  # 4,000 of 4,011 estimated cycles: 99.7%
-    hot, cold = hot_blocks(codes, np.array([0.0, 1000.0, 1.0, 5.0]), coverage=1.0)
+    hot, cold = hot_blocks(sizes, np.array([0.0, 1000.0, 1.0, 5.0]), coverage=1.0)
     assert hot.tolist() == [1, 2, 3] and cold.tolist() == []
-    assert [a.tolist() for a in hot_blocks(codes, np.zeros(4), coverage=1.0)] == [[], []]
+    assert [a.tolist() for a in hot_blocks(sizes, np.zeros(4), coverage=1.0)] == [[], []]
 
 
 def test_modelling_the_hot_blocks_only_moves_the_prediction_within_the_tail(
