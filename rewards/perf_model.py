@@ -322,14 +322,12 @@ def map_profile(
         count *= float(statistics.median_low(scales)) if scales else 1.0
         counts.append(count)
     files = {file for file, _ in copies}  # the module's sources: not the C library's or the loader's
-    random, streamed = np.zeros(3), np.zeros(3)
+    random, streamed = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
     for (file, _), cost in profile.lines.items():
         if file in files:
-            levels = np.array([cost.d1_misses, cost.mid_misses, cost.misses], dtype=np.float64)
-            swept = 2 * cost.data_bytes >= levels * line_size
-            streamed += np.where(swept, levels, 0.0)
-            random += np.where(swept, 0.0, levels)
-    return VariantCounts(counts, Misses(*random.tolist()), Misses(*streamed.tolist()))
+            for level, misses in enumerate((cost.d1_misses, cost.mid_misses, cost.misses)):
+                (streamed if 2 * cost.data_bytes >= misses * line_size else random)[level] += misses
+    return VariantCounts(counts, Misses(*random), Misses(*streamed))
 
 
 _COST = r"(\d{1,6}(?:\.\d{1,3})?)/(\d{1,6}(?:\.\d{1,3})?)"
