@@ -1,7 +1,8 @@
-"""Builds the native rollout loop (`mlgo_env._native._rollout`) with the system C compiler; all else is pyproject.toml.
+"""Builds the native extensions with the system C compiler; all else is pyproject.toml.
 
-The extension is optional: where it cannot be built, `mlgo_env.rollout_loop` runs the same loop in
-Python (slower; `mlgo-env doctor` says which one runs).
+`mlgo_env._native._rollout` is the rollout loop, `mlgo_env._native._blocks` the fast cost model's
+features. Both are optional: where they cannot be built, `mlgo_env.rollout_loop` and
+`mlgo_env.blocks.features` do the same work in Python (slower; `mlgo-env doctor` says which runs).
 """
 
 from setuptools import Extension, setup
@@ -9,10 +10,11 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "mlgo_env._native._rollout",
-            ["mlgo_env/_native/rollout.c"],
+            f"mlgo_env._native._{name}",
+            [f"mlgo_env/_native/{name}.c"],
             extra_compile_args=["-O2", "-std=c11", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra"],
             optional=True,
         )
+        for name in ("rollout", "blocks")
     ]
 )

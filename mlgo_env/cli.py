@@ -78,6 +78,7 @@ def serve(
 def doctor() -> None:
     """Report this CPU, the tools found (path, version), what is missing, and whether hardware counters work."""
     from mlgo_env import load_latency
+    from mlgo_env.blocks import features
     from mlgo_env.doctor import check_tools
     from mlgo_env.machine import hardware_counters, host
     from mlgo_env.rollout_loop import loop_status
@@ -103,6 +104,8 @@ def doctor() -> None:
     console.print(f"hardware performance counters: {'[green]usable' if ok else '[yellow]not usable'}[/] — {message}")
     native, loop = loop_status()
     console.print(f"rollout loop: {'[green]' if native else '[yellow]'}{loop}")
+    featuriser = "native (mlgo_env._native._blocks)" if features.NATIVE else features.FALLBACK
+    console.print(f"cost-model featuriser: {'[green]' if features.NATIVE else '[yellow]'}{featuriser}")
     try:
         costs = load_latency.measure()
         levels = ", ".join(f"L{level} {cost.latency:.0f}" for level, cost in costs.levels)

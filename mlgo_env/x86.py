@@ -18,6 +18,11 @@ import capstone
 import numpy as np
 from capstone import x86
 
+try:
+    from mlgo_env._native import _blocks as _native_blocks  # type: ignore[attr-defined]
+except ImportError:  # not built: NumPy does the same
+    _native_blocks = None
+
 __all__ = [
     "MNEMONIC_SIZE",
     "Instruction",
@@ -316,11 +321,16 @@ def decode_lite_batch(blocks: Sequence[bytes]) -> LiteBatch:
     return LiteBatch(owner[keep], _clear_after_nul(text[keep]), ok)
 
 
-def _clear_after_nul(text: np.ndarray) -> np.ndarray:
+def _clear_after_nul(text: np.ndarray, native: bool = True) -> np.ndarray:
     """`text` records with every byte after each string's terminating NUL zeroed.
 
-    capstone leaves whatever was in its buffers there; cleared, equal instructions have equal records.
+    capstone leaves whatever was in its buffers there; cleared, equal instructions have equal
+    records. In C where `mlgo_env._native._blocks` was built (and `native`), else NumPy.
     """
+    if native and _native_blocks is not None:
+        cleared = np.array(text, copy=True, order="C")
+        _native_blocks.clear_after_nul(cleared.view(np.uint8), cleared.itemsize, _MNEMONIC.size)
+        return cleared
     chars = np.ascontiguousarray(text).view(np.uint8).reshape(len(text), -1).copy()
     for field in (slice(0, _MNEMONIC.size), slice(_MNEMONIC.size, None)):
         part = chars[:, field]

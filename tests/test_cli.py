@@ -23,6 +23,9 @@ def test_doctor_reports_tools_and_counters() -> None:
     assert "clang-19" in result.stdout and "found" in result.stdout
     assert "hardware performance counters" in result.stdout
     assert "load latency, cycles" in result.stdout and "L1 " in result.stdout
+    from mlgo_env.blocks import features
+
+    assert ("featuriser: native" in result.stdout) == features.NATIVE
     assert "mlir-cpu-runner-19" in result.stdout and "mlir-runner-22" in result.stdout  # renamed in LLVM 20
 
 

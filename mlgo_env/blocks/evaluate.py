@@ -11,7 +11,9 @@ Speed is first-sight speed: the fast model starts with empty memo and parse cach
 warmed up on three other blocks is thrown away first: a reward runs in a warm process), and is
 compared with llvm-mca run the fastest way it can run, every block a region of one process at
 100 iterations (`mca_batched_speed`; the accuracy figures use `mlgo_env.mca.McaBlockModel`, which
-runs up to 1,000 iterations so that pipeline fill does not skew short blocks).
+runs up to 1,000 iterations so that pipeline fill does not skew short blocks). Both are the
+median of `SPEED_REPEATS` runs: one run of the fast model lasts tens of milliseconds, and a
+single one moved by a third between runs on a 2-core VM.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from mlgo_env.toolchain import get_toolchain
 
 __all__ = ["OSACA_ARCHS", "Evaluation", "ModelResult", "mca_batched_speed", "osaca_cycles"]
 
+SPEED_REPEATS = 7
+"""Runs of each speed measurement; the median is reported."""
 _WARM_UP = [bytes.fromhex(h) for h in ("4801d8", "480fafc3", "c5fc58c1488b00")]
 """add rax, rbx; imul rax, rbx; vaddps ymm0, ymm0, ymm1 + mov rax, [rax]: not blocks of any sample."""
 
@@ -104,11 +108,16 @@ def osaca_cycles(code: bytes, arch: str) -> float:
     return float(max(max(ports), lcd))
 
 
-def mca_batched_speed(blocks: Sequence[bytes], mcpu: str, iterations: int = 100) -> float:
+def mca_batched_speed(blocks: Sequence[bytes], mcpu: str, iterations: int = 100, repeats: int = SPEED_REPEATS) -> float:
     """Blocks per second of llvm-mca with every block a region of one process (its fastest use).
 
-    Includes writing the AT&T text (capstone) and parsing nothing: the output is discarded.
+    Includes writing the AT&T text (capstone) and parsing nothing: the output is discarded. The
+    median of `repeats` runs.
     """
+    return float(np.median([_mca_batched_once(blocks, mcpu, iterations) for _ in range(repeats)]))
+
+
+def _mca_batched_once(blocks: Sequence[bytes], mcpu: str, iterations: int) -> float:
     start = time.perf_counter()
     regions = [x86.att_lines(b, partial=True) or ["nop"] for b in blocks]
     text = "".join(f"# LLVM-MCA-BEGIN b{k}\n" + "\n".join(r) + "\n# LLVM-MCA-END\n" for k, r in enumerate(regions))
@@ -160,6 +169,8 @@ class Evaluation:
         """Cycles per 100 iterations of each model (OSACA: NaN where it gave none)."""
         self.mca_batched_blocks_per_s: float | None = None
         self.learned_memoised_blocks_per_s: float | None = None
+        self.learned_runs_blocks_per_s: list[float] = []
+        """Every first-sight run of the learned model (its median is its blocks/s)."""
         self.memory = np.array(
             [any(i.touches_memory for i in x86.decode(bytes.fromhex(r.hex)) or []) for r in self.rows]
         )
@@ -261,12 +272,17 @@ class Evaluation:
         def fresh() -> CpuModel:
             return load_model(checkpoint) if checkpoint else shipped_model.__wrapped__(self.cpu)
 
-        fresh().cycles(_WARM_UP)  # the process's one-time costs (first BLAS call, first allocations)
-        clear_caches()
-        learned = fresh()
-        learned.check_cpu(self.cpu, strict=strict_cpu)
-        self.model_cpu = learned.cpu or UNKNOWN
-        self._add("learned", f"learned, {learned.path.name} (trained on {self.model_cpu})", learned.cycles, blocks)
+        warm = fresh()
+        warm.check_cpu(self.cpu, strict=strict_cpu)
+        warm.cycles(_WARM_UP)  # the process's one-time costs (first BLAS call, first allocations)
+        self.model_cpu = warm.cpu or UNKNOWN
+        speeds = self.learned_runs_blocks_per_s = []
+        for _ in range(SPEED_REPEATS):  # each a first sight: a fresh model, parse caches cleared
+            clear_caches()
+            learned = fresh()
+            pred, speed = _timed(learned.cycles, blocks)
+            speeds.append(speed)
+        self._record("learned", f"learned, {learned.path.name} (trained on {self.model_cpu})", pred, np.median(speeds))
         self.learned_memoised_blocks_per_s = _timed(learned.cycles, blocks)[1]  # the same blocks again
         if checkpoint is None and SHIPPED_CHECKPOINT.exists():
             transformer = CostModel(SHIPPED_CHECKPOINT)
@@ -281,9 +297,12 @@ class Evaluation:
         self._run_osaca(blocks, osaca_rows)
 
     def _add(self, key: str, name: str, predict: Callable[[list[bytes]], Any], blocks: list[bytes]) -> None:
-        pred, speed = _timed(predict, blocks)
+        self._record(key, name, *_timed(predict, blocks))
+
+    def _record(self, key: str, name: str, pred: np.ndarray, speed: float) -> None:
+        """A model's predictions (cycles per iteration) and its blocks per second."""
         self.predictions[key] = 100 * pred
-        self.results[key] = ModelResult(name, accuracy(100 * pred, self.measured), speed)
+        self.results[key] = ModelResult(name, accuracy(100 * pred, self.measured), float(speed))
 
     def _run_osaca(self, blocks: list[bytes], rows: int | None) -> None:
         arch = OSACA_ARCHS.get(self.cpu)
@@ -337,7 +356,8 @@ class Evaluation:
 
         One entry per model (``mape``, ``kendall_tau``, ...), ``floor``, ``rows``, ``cpu`` (the
         rows'), ``model_cpu``, ``speed`` (``learned_blocks_per_s``, ``mca_batched_blocks_per_s``,
-        ``ratio``, and ``learned_memoised_blocks_per_s``: the same blocks a second time),
+        ``ratio``, ``learned_memoised_blocks_per_s``: the same blocks a second time, and
+        ``learned_runs_blocks_per_s``: each first-sight run, of which the median is reported),
         ``by_kind`` (``register_only`` and ``memory``: each model's accuracy and the floor) and
         ``per_app`` (the same per application).
         """
@@ -353,6 +373,7 @@ class Evaluation:
                 "mca_batched_blocks_per_s": self.mca_batched_blocks_per_s,
                 "ratio": learned.blocks_per_s / self.mca_batched_blocks_per_s,
                 "learned_memoised_blocks_per_s": self.learned_memoised_blocks_per_s,
+                "learned_runs_blocks_per_s": [round(x) for x in self.learned_runs_blocks_per_s],
             }
         out["by_kind"] = {"register_only": self._breakdown(~self.memory), "memory": self._breakdown(self.memory)}
         apps = np.array([sorted(r.apps)[0] for r in self.rows])

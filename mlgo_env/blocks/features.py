@@ -14,6 +14,11 @@ bag, summed: a learned latency per form adds up along the chain).
 The register effects are read from the Intel-syntax text (destination first), with the implicit
 operands that matter for chains (flags, ``rdx:rax``, the stack pointer) added by mnemonic: an
 approximation of `mlgo_env.x86.decode`'s exact effects, at a small fraction of its cost.
+
+This module is the reference. `mlgo_env._native._blocks` (C, built by the install) does the
+per-instruction work (shape hashes, parsing new shapes, chains) by the same rules, several times
+faster; `Featuriser` uses it where it was built (`NATIVE`), and tests check that both give
+identical features.
 """
 
 from __future__ import annotations
@@ -28,7 +33,26 @@ import numpy as np
 from mlgo_env.x86 import MNEMONIC_SIZE as _MNEMONIC_SIZE
 from mlgo_env.x86 import canonical_register, decode_lite_batch, lite_strings
 
-__all__ = ["N_DENSE", "BlockFeatures", "Featuriser", "InstructionInfo", "clear_caches", "instruction_info"]
+try:
+    from mlgo_env._native import _blocks as _native  # type: ignore[attr-defined]
+except ImportError:  # not built: the same rules in Python
+    _native = None
+
+__all__ = [
+    "FALLBACK",
+    "NATIVE",
+    "N_DENSE",
+    "BlockFeatures",
+    "Featuriser",
+    "InstructionInfo",
+    "clear_caches",
+    "instruction_info",
+]
+
+NATIVE = _native is not None
+"""The C featuriser (`mlgo_env._native._blocks`) was built."""
+FALLBACK = "Python reference, several times slower: reinstall with a C compiler (pip install -e .) to build it"
+"""What runs where the C featuriser was not built, and what to do (``mlgo-env doctor``)."""
 
 _REGISTERS = (
     "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", *(f"r{k}" for k in range(8, 16)),
@@ -363,29 +387,51 @@ class Featuriser:
     Args:
         token_ids: token name -> id (mnemonics and forms); others get `unknown`.
         unknown: the id of unknown tokens.
+        native: use the C featuriser (default: where it was built); False: the Python reference.
+
+    Raises:
+        RuntimeError: `native` is True but the extension was not built.
     """
 
-    def __init__(self, token_ids: dict[str, int], unknown: int = 1) -> None:
+    def __init__(self, token_ids: dict[str, int], unknown: int = 1, native: bool | None = None) -> None:
+        if native and not NATIVE:
+            raise RuntimeError(f"mlgo_env._native._blocks was not built; the {FALLBACK}")
         self.token_ids = token_ids
         self.unknown = unknown
+        self.native = NATIVE if native is None else native
+        self._token_bytes = {name.encode(): k for name, k in token_ids.items()} if self.native else {}
         self._row: dict[int, int] = {}
         self._table = np.zeros((0, 6), dtype=np.uint64)
+
+    def _hashes(self, text: np.ndarray) -> np.ndarray:
+        if not self.native:
+            return _shape_hash(text)
+        out = np.empty(len(text), dtype=np.uint64)
+        _native.shape_hash(np.ascontiguousarray(text), out, text.itemsize, _MNEMONIC_SIZE)
+        return out
+
+    def _parse(self, texts: np.ndarray) -> np.ndarray:
+        """[U, 6] rows (mnemonic token, form token, reads, writes, loads, stores) of instruction texts."""
+        table = np.empty((len(texts), 6), dtype=np.uint64)
+        if self.native:
+            _native.parse_rows(np.ascontiguousarray(texts), table, texts.itemsize, _MNEMONIC_SIZE,
+                               self._token_bytes, self.unknown)  # fmt: skip
+            return table
+        parsed = _PARSER.parse(lite_strings(texts))
+        table[:, 0] = self._token_ids(parsed.mnemonic, _PARSER.mnemonic_names)
+        table[:, 1] = self._token_ids(parsed.form, _PARSER.form_names)
+        table[:, 2], table[:, 3] = parsed.reads, parsed.writes
+        table[:, 4], table[:, 5] = parsed.loads, parsed.stores
+        return table
 
     def _rows(self, hashes: np.ndarray, texts: np.ndarray) -> np.ndarray:
         """Table rows (mnemonic id, form id, reads, writes, loads, stores) of distinct texts."""
         rows = np.array([self._row.get(h, -1) for h in hashes.tolist()], dtype=np.int64)
         new = np.flatnonzero(rows < 0)
         if len(new):
-            parsed = _PARSER.parse(lite_strings(texts[new]))
-            table = np.stack(
-                [self._token_ids(parsed.mnemonic, _PARSER.mnemonic_names),
-                 self._token_ids(parsed.form, _PARSER.form_names), parsed.reads, parsed.writes,
-                 parsed.loads.astype(np.uint64), parsed.stores.astype(np.uint64)],
-                axis=1,
-            )  # fmt: skip
             rows[new] = len(self._table) + np.arange(len(new))
             self._row.update(zip(hashes[new].tolist(), rows[new].tolist(), strict=True))
-            self._table = np.concatenate([self._table, table])
+            self._table = np.concatenate([self._table, self._parse(texts[new])])
         return self._table[rows]
 
     def _token_ids(self, index: np.ndarray, names: list[str]) -> np.ndarray:
@@ -394,17 +440,26 @@ class Featuriser:
         ids = [self.token_ids.get(names[k], self.unknown) for k in unique.tolist()]
         return np.array(ids, dtype=np.uint64)[inverse.reshape(-1)]
 
+    def _chains(self, block: np.ndarray, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """`_chains` of the instructions of `rows` (their reads and writes), blocks ascending."""
+        if not self.native:
+            length = np.bincount(block, minlength=n)
+            position = np.arange(len(block)) - (np.cumsum(length) - length)[block]
+            return _chains(block, position, _bits(rows[:, 2]), _bits(rows[:, 3]), n)
+        out, at = np.empty((n, 2), dtype=np.float32), np.empty((len(block), 2), dtype=np.float32)
+        _native.chains(block.astype(np.int64, copy=False), np.ascontiguousarray(rows[:, 2]),
+                       np.ascontiguousarray(rows[:, 3]), out, at)  # fmt: skip
+        return out, at
+
     def __call__(self, blocks: Sequence[bytes]) -> BlockFeatures:
         """Features of `blocks` (bytes)."""
         lite = decode_lite_batch(blocks)
-        hashes = _shape_hash(lite.text)
+        hashes = self._hashes(lite.text)
         unique, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
         rows = self._rows(unique, lite.text[first])[inverse.reshape(-1)]
         n = len(blocks)
         length = np.bincount(lite.block, minlength=n)
-        start = np.cumsum(length) - length
-        position = np.arange(len(lite.block)) - start[lite.block]
-        chains, at = _chains(lite.block, position, _bits(rows[:, 2]), _bits(rows[:, 3]), n)
+        chains, at = self._chains(lite.block, rows, n)
         growth = chains[:, 1] - chains[:, 0]
         critical = np.flatnonzero((at[:, 1] - at[:, 0] == growth[lite.block]) & (growth[lite.block] > 0))
         flag_writes = ((rows[:, 3] >> np.uint64(_REGISTER_BIT["flags"])) & np.uint64(1)).astype(np.float32)

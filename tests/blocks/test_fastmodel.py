@@ -122,21 +122,6 @@ def test_a_cpu_without_a_model_is_refused_with_how_to_make_one():
     assert "minutes" in text and str(MODELS_DIR) in text
 
 
-def test_instructions_differing_only_in_numbers_share_one_shape():
-    from mlgo_env.blocks.features import _shape_hash
-
-    def asm(*hexes: str) -> np.ndarray:
-        return x86.decode_lite_batch([bytes.fromhex(h) for h in hexes]).text
-
-    # mov qword ptr [rdi + 8], rax / [rdi + 0x128], rax: numbers of different lengths, one shape
-    same = _shape_hash(asm("48894708", "48898728010000"))
-    # add r8, 1 / add r9, 1: registers that end in digits are not numbers
-    apart = _shape_hash(asm("4983c001", "4983c101"))
-    # xor eax, eax is not xor eax, ecx
-    zero = _shape_hash(asm("31c0", "31c8"))
-    assert same[0] == same[1] and apart[0] != apart[1] and zero[0] != zero[1]
-
-
 def test_zero_idiom_needs_two_registers():
     assert instruction_info("xor", "qword ptr [rax], rax").reads != 0  # a read-modify-write of memory
     assert instruction_info("xor", "eax, eax").reads == 0
