@@ -174,6 +174,8 @@ class InteractiveCompile:
         self.process: subprocess.Popen | None = None
         self.channel: Channel | None = None
         self.observation: dict[str, np.ndarray] | None = None
+        self.record = b""
+        """The pending observation as one raw record in the header's feature order, repaired."""
         self.context: tuple[str, ...] = ()
         self.decisions = 0
         self.done = False
@@ -271,8 +273,10 @@ class InteractiveCompile:
             self.observation = None
             return None
         self.context = decision.context
-        self.observation = self.task.repair_observation(
-            self.header.decode(decision.raw), self.toolchain.version, self.include_default
+        version = self.toolchain.version
+        self.observation = self.task.repair_observation(self.header.decode(decision.raw), version, self.include_default)
+        self.record = (
+            self.header.encode(self.observation) if self.task.repairs(version, self.include_default) else decision.raw
         )
         return self.observation
 

@@ -113,6 +113,15 @@ class ChannelHeader:
         record = np.frombuffer(bytearray(raw), dtype=self.record_dtype, count=1)
         return {f.name: record[f.name].reshape(f.shape) for f in self.features}
 
+    def decode_many(self, raws: list[bytes]) -> dict[str, np.ndarray]:
+        """Split N records at once: each feature as one [N, *shape] view of a fresh, writable buffer."""
+        records = np.frombuffer(bytearray(b"".join(raws)), dtype=self.record_dtype, count=len(raws))
+        return {f.name: records[f.name].reshape(len(raws), *f.shape) for f in self.features}
+
+    def encode(self, observation: dict[str, np.ndarray]) -> bytes:
+        """One raw record of `observation` (feature name -> array) in the header's feature order (`decode` inverted)."""
+        return b"".join(np.ascontiguousarray(observation[f.name], dtype=f.dtype).tobytes() for f in self.features)
+
     def encode_advice(self, value: int | float | np.ndarray) -> bytes:
         """The raw advice bytes for `value`."""
         return np.asarray(value, dtype=self.advice.dtype).reshape(self.advice.shape).tobytes()

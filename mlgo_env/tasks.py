@@ -48,6 +48,10 @@ class Task(ABC):
         """Undo known bugs of an LLVM version in what it sends (default: nothing to undo)."""
         return observation
 
+    def repairs(self, llvm_version: int, include_default: bool) -> bool:
+        """Whether `repair_observation` may change what this LLVM version sends (else records pass through as sent)."""
+        return False
+
 
 def _as_index(action: object) -> int:
     value = np.asarray(action).reshape(-1)
@@ -89,11 +93,15 @@ class InliningTask(Task):
         Following the moved value reproduces the plain compile byte for byte (checked on the
         bundled corpus). The callee's block count itself is lost: it is reported as -1.
         """
-        if include_default and self.default_hides_a_feature(llvm_version) and self.default_feature in observation:
+        if self.repairs(llvm_version, include_default) and self.default_feature in observation:
             slot = observation["callee_basic_block_count"]
             observation[self.default_feature] = slot.copy()
             observation["callee_basic_block_count"] = np.full_like(slot, -1)
         return observation
+
+    def repairs(self, llvm_version: int, include_default: bool) -> bool:
+        """LLVM 19 with ``include_default``: the default decision is moved (`repair_observation`)."""
+        return include_default and self.default_hides_a_feature(llvm_version)
 
     def check_action(self, action: object, observation: Observation) -> int:
         """0 or 1."""

@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mlgo_env.compilation import CompileOptions, InteractiveCompile
@@ -95,6 +96,27 @@ def test_masked_eviction_is_refused(mini_corpus, toolchain) -> None:
             session.step(illegal[0])
         with pytest.raises(InvalidAction):
             session.step(len(mask))
+
+
+@pytest.mark.parametrize(
+    ("task_name", "include_default", "repaired"),
+    [("inlining", True, True), ("inlining", False, False), ("regalloc_eviction", False, False)],
+)
+def test_the_served_record_is_the_repaired_observation(
+    mini_corpus, toolchain, task_name: str, include_default: bool, repaired: bool
+) -> None:
+    task = get_task(task_name)
+    benchmark = mini_corpus.benchmark("nbody")
+    with InteractiveCompile(toolchain, benchmark, task, CompileOptions(), include_default=include_default) as session:
+        observation = session.start()
+        assert observation is not None
+        assert task.repairs(toolchain.version, include_default) == (repaired and toolchain.version < 20)
+        served = session.header.decode(session.record)
+        assert served.keys() == observation.keys()
+        for name, array in observation.items():
+            np.testing.assert_array_equal(served[name], array, err_msg=name)
+        if task.repairs(toolchain.version, include_default):
+            assert (served["callee_basic_block_count"] == -1).all()
 
 
 def test_corrupt_bitcode_is_a_clear_error(tmp_path: Path, toolchain) -> None:

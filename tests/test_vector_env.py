@@ -186,6 +186,23 @@ def test_autoreset_modes(mode: AutoresetMode, service: tuple[str, CompilerServic
         vec.close()
 
 
+def test_batched_observations_are_the_callers_own(service: tuple[str, CompilerServicer]) -> None:
+    """Observations decoded together are copied out: writing into them changes nothing the envs check."""
+    vec = BatchedCompilerEnv("mlgo/RegallocEviction-v0", num_envs=2, service=service[0], split=None, reward=None)
+    try:
+        observations, _ = vec.reset(options={"benchmark": "nbody"})
+        observations, *_ = vec.step(_actions(vec, "mlgo/RegallocEviction-v0", [0, 0], observations))
+        assert vec._decoded is not None, "both decisions were decoded together"
+        pending = [env._observation["mask"].copy() for env in vec.envs]  # what each env checks actions against
+        np.testing.assert_array_equal(observations["mask"], np.stack(pending))
+        observations["mask"][:] = 0
+        assert all((env._observation["mask"] == mask).all() for env, mask in zip(vec.envs, pending, strict=True))
+        again, *_ = vec.step(_actions(vec, "mlgo/RegallocEviction-v0", [1, 1], {"mask": np.stack(pending)}))
+        assert again["mask"].any()
+    finally:
+        vec.close()
+
+
 def test_close_ends_every_session(service: tuple[str, CompilerServicer], child_compilers) -> None:
     address, servicer = service
     before = set(child_compilers())

@@ -259,11 +259,14 @@ class CompilerEnv(gym.Env[Observation, Any]):
             raise exc
         return self._end_with_error(exc)
 
-    def _stepped(self, reply: pb.StepReply) -> StepResult:
-        """Take the service's answer to a step: the next decision, or the result and the final reward."""
+    def _stepped(self, reply: pb.StepReply, observation: Observation | None = None) -> StepResult:
+        """Take the service's answer to a step: the next decision, or the result and the final reward.
+
+        `observation`: the reply's observation where the caller decoded it already (with others).
+        """
         self.decisions += 1
         if not reply.done:
-            self._observation = convert.observation_from_pb(reply.observation, self._header)
+            self._observation = observation or convert.observation_from_pb(reply.observation, self._header)
             return self._observation, 0.0, False, False, self._info()
         self._done = True
         info = self._info(reply.result)

@@ -119,6 +119,7 @@ class BatchedCompilerEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._latest: list[Observation] = [{} for _ in range(num_envs)]  # each sub-environment's last observation
+        self._decoded: dict[str, np.ndarray] | None = None  # all of `_latest`, decoded together by the last step
         self._ended: np.ndarray = np.zeros(num_envs, dtype=bool)  # whose episode ended in the last step
 
     def reset(
@@ -208,9 +209,10 @@ class BatchedCompilerEnv(VectorEnv):
                 break
             replies = self._stream.batch(items)
             items, retry = [None] * self.num_envs, []
+            decoded = self._decode_together(replies)
             for i, reply in enumerate(replies):
                 if isinstance(reply, pb.StepReply):
-                    stepped[i] = self.envs[i]._stepped(reply)
+                    stepped[i] = self.envs[i]._stepped(reply, decoded.get(i))
                 elif isinstance(reply, pb.StartSessionReply):
                     first = self.envs[i]._started(reply)
                     if first is None:
@@ -224,6 +226,31 @@ class BatchedCompilerEnv(VectorEnv):
         if failures:
             raise failures[0]
         return stepped, started
+
+    def _decode_together(self, replies: list[Any]) -> dict[int, Observation]:
+        """The observations of the replies that carry one, decoded at once (`ChannelHeader.decode_many`).
+
+        Each sub-environment's observation is its row of one fresh buffer. Where every
+        sub-environment got one, `_batched` copies the buffer's features instead of stacking rows.
+        """
+        self._decoded = None
+        carrying = [i for i, r in enumerate(replies) if isinstance(r, pb.StepReply) and not r.done]
+        if not carrying:
+            return {}
+        header = self.envs[carrying[0]]._header
+        assert header is not None
+        raws = [replies[i].observation.raw for i in carrying]
+        for i, raw in zip(carrying, raws, strict=True):
+            other = self.envs[i]._header
+            assert other is not None
+            if len(raw) != header.observation_nbytes or (
+                other is not header and other.record_dtype != header.record_dtype
+            ):
+                return {}  # a record of another layout, or of the wrong size: each decodes (and refuses) its own
+        features = header.decode_many(raws)
+        if len(carrying) == self.num_envs:
+            self._decoded = features
+        return {i: {name: rows[k] for name, rows in features.items()} for k, i in enumerate(carrying)}
 
     def _seeds(self, seed: int | list[int | None] | None) -> list[int | None]:
         """One seed per sub-environment, as Gymnasium's vector environments spread them."""
@@ -243,11 +270,15 @@ class BatchedCompilerEnv(VectorEnv):
         return [int(i) for i in np.flatnonzero(mask)]
 
     def _batched(self) -> dict[str, np.ndarray]:
-        """The sub-environments' last observations, stacked into fresh arrays (one `np.stack` per feature).
+        """The sub-environments' last observations, batched into fresh arrays.
 
-        Gymnasium's `concatenate` into kept buffers and a deep copy of them cost twice as much.
+        A copy of each feature where the last step decoded them all together, else one
+        `np.stack` per feature (Gymnasium's `concatenate` into kept buffers and a deep copy of
+        them cost twice as much).
         """
         names = self.single_observation_space.spaces  # type: ignore[attr-defined]  # a Dict space
+        if self._decoded is not None:
+            return {name: self._decoded[name].copy() for name in names}
         return {name: np.stack([latest[name] for latest in self._latest]) for name in names}
 
     def close_extras(self, **kwargs: Any) -> None:

@@ -17,7 +17,6 @@ __all__ = [
     "header_from_pb",
     "array_to_pb",
     "array_from_pb",
-    "observation_to_pb",
     "observation_from_pb",
     "policy_to_pb",
     "Rollout",
@@ -51,14 +50,6 @@ def array_from_pb(message: pb.Tensor) -> np.ndarray:
     """The array a tensor message carries."""
     dtype = np.dtype(message.spec.dtype)
     return np.frombuffer(message.data, dtype=dtype).reshape(tuple(message.spec.shape))
-
-
-def observation_to_pb(
-    observation: dict[str, np.ndarray], header: ChannelHeader, context: tuple[str, ...] = ()
-) -> pb.Observation:
-    """An observation (feature name → array) as one raw record in the header's feature order."""
-    raw = b"".join(np.ascontiguousarray(observation[f.name], dtype=f.dtype).tobytes() for f in header.features)
-    return pb.Observation(raw=raw, context=list(context))
 
 
 def observation_from_pb(message: pb.Observation, header: ChannelHeader) -> dict[str, np.ndarray]:

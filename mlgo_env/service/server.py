@@ -478,7 +478,7 @@ class CompilerServicer(pb_grpc.CompilerServiceServicer):
         if observation is None:
             session.result = self._result(session)
             return pb.StepReply(done=True, result=session.result)
-        return pb.StepReply(observation=convert.observation_to_pb(observation, compile_.header, compile_.context))
+        return pb.StepReply(observation=pb.Observation(raw=compile_.record, context=list(compile_.context)))
 
     @_handles_errors
     def Validate(self, request: pb.ValidateRequest, context: grpc.ServicerContext) -> pb.ValidateReply:  # noqa: N802
