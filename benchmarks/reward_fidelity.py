@@ -406,6 +406,25 @@ def relative(results: list[ProgramResult], row: str) -> tuple[list[float], list[
     return xs, ys, names
 
 
+def split_half_tau(results: list[ProgramResult]) -> float | None:
+    """Kendall τ of the measurement against itself, pooled as `relative` pools: each variant's time
+    over the plain compile's from the even rounds against the same from the odd rounds.
+
+    How well any cost can rank these variants against a measurement this noisy: a reward's pooled
+    τ is bounded by about this (each half has half the rounds, so it is a lower bound of the
+    full measurement's agreement with the truth).
+    """
+    xs, ys = [], []
+    for result in results:
+        timing = result.timing
+        if timing.rounds < 4:
+            continue
+        halves = [np.quantile(timing.samples[:, k::2], timing.quantile, axis=1) for k in (0, 1)]
+        xs += (halves[0] / halves[0][timing.baseline]).tolist()
+        ys += (halves[1] / halves[1][timing.baseline]).tolist()
+    return tau(xs, ys)
+
+
 def resolvable_pairs(result: ProgramResult) -> list[tuple[Variant, Variant, float]]:
     """Pairs of variants the measurement tells apart, with the ratio of their times."""
     pairs = []
@@ -604,9 +623,16 @@ def main(args: Args) -> dict:
     wide = [
         r for r in results if per_program[r.name]["runtime_spread"] > 3 * (per_program[r.name]["runtime_noise"] or 0)
     ]
+    wide_tau = {row: tau(*relative(wide, row)[:2]) for row in ROWS}
+    ceiling = {
+        "all programs": split_half_tau(results),
+        "memory-bound": split_half_tau(memory),
+        "programs_spread_over_3x_noise": split_half_tau(wide),
+    }
     details = {
         "per_program": per_program,
-        "tau_programs_spread_over_3x_noise": {row: tau(*relative(wide, row)[:2]) for row in ROWS},
+        "tau_programs_spread_over_3x_noise": wide_tau,
+        "runtime_split_half_tau": ceiling,
         "profile_s": {r.name: r.profile_s for r in results},
         "rewards_missing": missing,
         "core_hz": core_hz,
@@ -620,6 +646,10 @@ def main(args: Args) -> dict:
     print_tables({"all programs": overall, "memory-bound": memory_table}, costs, per_program)
     if halfwidths:
         print(f"median CI half-width of a variant's ratio to its plain compile: {np.median(halfwidths):.2%}")
+    print("the measurement against itself (even vs odd rounds), pooled τ: "
+          + ", ".join(f"{k} {v:+.2f}" if v is not None else f"{k} –" for k, v in ceiling.items()))  # fmt: skip
+    print(f"perf_model pooled τ over the {len(wide)} programs whose spread exceeds 3x their noise: "
+          + ("–" if wide_tau["perf_model"] is None else f"{wide_tau['perf_model']:+.2f}"))  # fmt: skip
     if args.plot is not None:
         plot(results, overall, args.plot)
     if args.json:

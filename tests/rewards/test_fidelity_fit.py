@@ -46,3 +46,25 @@ def test_a_program_with_no_other_program_to_fit_on_is_reported() -> None:
     results = [_program("alone", [(1e6, 0.0), (1e6, 1e4)])]
     assert list(fidelity.fit_out_of_program(results)) == ["perf_model_fitted (alone)"]
     assert all("perf_model_fitted" not in v.costs for v in results[0].variants)
+
+
+def _timed(name: str, true_seconds: list[float], noise: float, rounds: int = 40) -> Any:
+    """A program whose variants were timed `rounds` times with multiplicative noise of up to `noise`."""
+    import zlib
+
+    import numpy as np
+
+    from mlgo_env.timing import Timing
+
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    runs = np.array(true_seconds)[:, None] * (1 + noise * rng.random((len(true_seconds), rounds)))
+    labels = tuple(f"v{k}" for k in range(len(true_seconds)))
+    timing = Timing(labels, runs, runs, 0, "cpu", 0.1, 0.95, 1.0, "budget")
+    return fidelity.ProgramResult(name, False, [], timing, 0.0, [])
+
+
+def test_the_measurement_against_itself_tells_apart_only_what_differs_beyond_its_noise() -> None:
+    apart = [_timed(f"p{k}", [1.0, 1.2 + k / 10, 1.5 + k / 8, 0.8 - k / 20, 2.0 + k / 3], 0.01) for k in range(3)]
+    assert fidelity.split_half_tau(apart) > 0.9
+    tied = [_timed(f"q{k}", [1.0, 1.001, 0.999, 1.002, 1.0], 0.3) for k in range(3)]
+    assert fidelity.split_half_tau(tied) < 0.6
