@@ -302,6 +302,14 @@ static Py_ssize_t records(Py_buffer *text, Py_ssize_t itemsize, Py_ssize_t mnemo
     return text->len / itemsize;
 }
 
+/* Releases a call's two buffers: None where it succeeded, else NULL (its exception is set). */
+static PyObject *finish(Py_buffer *text, Py_buffer *out, int ok) {
+    PyBuffer_Release(text);
+    PyBuffer_Release(out);
+    if (!ok) return NULL;
+    Py_RETURN_NONE;
+}
+
 static int check_out(Py_buffer *out, Py_ssize_t bytes) {
     if (out->len != bytes) {
         PyErr_Format(PyExc_ValueError, "out has %zd bytes, %zd expected", out->len, bytes);
@@ -319,19 +327,13 @@ static PyObject *parse_rows(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*w*nnO!K", &text, &out, &itemsize, &mnemonic_size, &PyDict_Type, &token_ids,
                           &unknown))
         return NULL;
-    PyObject *result = NULL;
     Py_ssize_t n = records(&text, itemsize, mnemonic_size);
-    if (n < 0 || check_out(&out, n * 6 * (Py_ssize_t)sizeof(uint64_t))) goto done;
+    if (n < 0 || check_out(&out, n * 6 * (Py_ssize_t)sizeof(uint64_t))) return finish(&text, &out, 0);
     uint64_t *rows = out.buf;
     for (Py_ssize_t k = 0; k < n; k++)
         if (parse_one((const char *)text.buf + k * itemsize, itemsize, mnemonic_size, token_ids, unknown, rows + 6 * k))
-            goto done;
-    result = Py_None;
-    Py_INCREF(result);
-done:
-    PyBuffer_Release(&text);
-    PyBuffer_Release(&out);
-    return result;
+            return finish(&text, &out, 0);
+    return finish(&text, &out, 1);
 }
 
 #define HASH_BASE 0x100000001B3ULL
@@ -342,9 +344,8 @@ static PyObject *shape_hash(PyObject *self, PyObject *args) {
     Py_buffer text, out;
     Py_ssize_t itemsize, mnemonic_size;
     if (!PyArg_ParseTuple(args, "y*w*nn", &text, &out, &itemsize, &mnemonic_size)) return NULL;
-    PyObject *result = NULL;
     Py_ssize_t n = records(&text, itemsize, mnemonic_size);
-    if (n < 0 || check_out(&out, n * (Py_ssize_t)sizeof(uint64_t))) goto done;
+    if (n < 0 || check_out(&out, n * (Py_ssize_t)sizeof(uint64_t))) return finish(&text, &out, 0);
     uint64_t *hashes = out.buf;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t k = 0; k < n; k++) {
@@ -364,12 +365,7 @@ static PyObject *shape_hash(PyObject *self, PyObject *args) {
         hashes[k] = h;
     }
     Py_END_ALLOW_THREADS
-    result = Py_None;
-    Py_INCREF(result);
-done:
-    PyBuffer_Release(&text);
-    PyBuffer_Release(&out);
-    return result;
+    return finish(&text, &out, 1);
 }
 
 static PyObject *clear_after_nul(PyObject *self, PyObject *args) {
