@@ -18,15 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlgo_env._native import optional
 from mlgo_env.errors import CompilerTimeout, InvalidAction, ProtocolError
 from mlgo_env.policies import Policy, RulePolicy
 from mlgo_env.protocol import Channel, ChannelHeader
 from mlgo_env.tasks import Task
 
-try:
-    from mlgo_env._native import _rollout  # type: ignore[attr-defined]
-except ImportError:  # not built (no C compiler at install time): the Python loop runs
-    _rollout = None
+_rollout = optional("_rollout")  # None where not built (no C compiler at install time): the Python loop runs
 
 __all__ = ["NATIVE", "Recording", "drive", "loop_status", "raw_source"]
 

@@ -18,10 +18,9 @@ import capstone
 import numpy as np
 from capstone import x86
 
-try:
-    from mlgo_env._native import _blocks as _native_blocks  # type: ignore[attr-defined]
-except ImportError:  # not built: NumPy does the same
-    _native_blocks = None
+from mlgo_env._native import optional
+
+_native_blocks = optional("_blocks")  # None where not built: NumPy does the same
 
 __all__ = [
     "MNEMONIC_SIZE",

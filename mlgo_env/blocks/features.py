@@ -30,13 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlgo_env._native import optional
 from mlgo_env.x86 import MNEMONIC_SIZE as _MNEMONIC_SIZE
 from mlgo_env.x86 import canonical_register, decode_lite_batch, lite_strings
 
-try:
-    from mlgo_env._native import _blocks as _native  # type: ignore[attr-defined]
-except ImportError:  # not built: the same rules in Python
-    _native = None
+_native = optional("_blocks")  # None where not built: the same rules in Python
 
 __all__ = [
     "FALLBACK",
@@ -398,23 +396,28 @@ class Featuriser:
             raise RuntimeError(f"mlgo_env._native._blocks was not built; the {FALLBACK}")
         self.token_ids = token_ids
         self.unknown = unknown
-        self.native = NATIVE if native is None else native
-        self._token_bytes = {name.encode(): k for name, k in token_ids.items()} if self.native else {}
+        self._c = _native if (NATIVE if native is None else native) else None  # the C featuriser, or None
+        self._token_bytes = {name.encode(): k for name, k in token_ids.items()} if self._c else {}
         self._row: dict[int, int] = {}
         self._table = np.zeros((0, 6), dtype=np.uint64)
 
+    @property
+    def native(self) -> bool:
+        """The C featuriser computes the features (else the Python reference)."""
+        return self._c is not None
+
     def _hashes(self, text: np.ndarray) -> np.ndarray:
-        if not self.native:
+        if self._c is None:
             return _shape_hash(text)
         out = np.empty(len(text), dtype=np.uint64)
-        _native.shape_hash(np.ascontiguousarray(text), out, text.itemsize, _MNEMONIC_SIZE)
+        self._c.shape_hash(np.ascontiguousarray(text), out, text.itemsize, _MNEMONIC_SIZE)
         return out
 
     def _parse(self, texts: np.ndarray) -> np.ndarray:
         """[U, 6] rows (mnemonic token, form token, reads, writes, loads, stores) of instruction texts."""
         table = np.empty((len(texts), 6), dtype=np.uint64)
-        if self.native:
-            _native.parse_rows(np.ascontiguousarray(texts), table, texts.itemsize, _MNEMONIC_SIZE,
+        if self._c is not None:
+            self._c.parse_rows(np.ascontiguousarray(texts), table, texts.itemsize, _MNEMONIC_SIZE,
                                self._token_bytes, self.unknown)  # fmt: skip
             return table
         parsed = _PARSER.parse(lite_strings(texts))
@@ -440,14 +443,14 @@ class Featuriser:
         ids = [self.token_ids.get(names[k], self.unknown) for k in unique.tolist()]
         return np.array(ids, dtype=np.uint64)[inverse.reshape(-1)]
 
-    def _chains(self, block: np.ndarray, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """`_chains` of the instructions of `rows` (their reads and writes), blocks ascending."""
-        if not self.native:
-            length = np.bincount(block, minlength=n)
+    def _chains(self, block: np.ndarray, rows: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`_chains` of the instructions of `rows` (their reads and writes); `block` ascending, `length` per block."""
+        n = len(length)
+        if self._c is None:
             position = np.arange(len(block)) - (np.cumsum(length) - length)[block]
             return _chains(block, position, _bits(rows[:, 2]), _bits(rows[:, 3]), n)
         out, at = np.empty((n, 2), dtype=np.float32), np.empty((len(block), 2), dtype=np.float32)
-        _native.chains(block.astype(np.int64, copy=False), np.ascontiguousarray(rows[:, 2]),
+        self._c.chains(block.astype(np.int64, copy=False), np.ascontiguousarray(rows[:, 2]),
                        np.ascontiguousarray(rows[:, 3]), out, at)  # fmt: skip
         return out, at
 
@@ -459,7 +462,7 @@ class Featuriser:
         rows = self._rows(unique, lite.text[first])[inverse.reshape(-1)]
         n = len(blocks)
         length = np.bincount(lite.block, minlength=n)
-        chains, at = self._chains(lite.block, rows, n)
+        chains, at = self._chains(lite.block, rows, length)
         growth = chains[:, 1] - chains[:, 0]
         critical = np.flatnonzero((at[:, 1] - at[:, 0] == growth[lite.block]) & (growth[lite.block] > 0))
         flag_writes = ((rows[:, 3] >> np.uint64(_REGISTER_BIT["flags"])) & np.uint64(1)).astype(np.float32)

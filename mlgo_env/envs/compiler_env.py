@@ -266,7 +266,9 @@ class CompilerEnv(gym.Env[Observation, Any]):
         """
         self.decisions += 1
         if not reply.done:
-            self._observation = observation or convert.observation_from_pb(reply.observation, self._header)
+            if observation is None:
+                observation = convert.observation_from_pb(reply.observation, self._header)
+            self._observation = observation
             return self._observation, 0.0, False, False, self._info()
         self._done = True
         info = self._info(reply.result)
