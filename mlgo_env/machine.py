@@ -113,8 +113,9 @@ MICROARCHITECTURES: dict[str, Microarchitecture] = {
         _arch("znver3", 6, 4, 3.0, 4.0, 300.0),
         _arch("znver4", 6, 4, 3.0, 4.0, 300.0),
         _arch("znver5", 8, 6, 2.0, 4.0, 320.0),
-        # Intel: Haswell/Broadwell 4-wide, FP add 3, FMA 5; Skylake to Ice Lake/Tiger Lake 4-5 wide,
-        # FP add and FMA both 4; Golden Cove (Alder Lake P-cores, Sapphire Rapids) 6-wide, 5 ALUs.
+        # Intel: Haswell/Broadwell 4-wide, FP add 3, FMA 5; Skylake to Ice Lake/Tiger Lake/Rocket Lake
+        # 4-5 wide, FP add and FMA both 4; Golden Cove and later (Alder Lake P-cores, Sapphire/Emerald/
+        # Granite Rapids) 6-wide, 5 ALUs, FP add 2 on its fast adders (measured here: 2.0 under KVM).
         _arch("haswell", 4, 4, 3.0, 5.0, 250.0),
         _arch("broadwell", 4, 4, 3.0, 5.0, 250.0),
         _arch("skylake", 4, 4, 4.0, 4.0, 280.0),
@@ -123,8 +124,11 @@ MICROARCHITECTURES: dict[str, Microarchitecture] = {
         _arch("icelake-client", 5, 4, 4.0, 4.0, 300.0),
         _arch("icelake-server", 5, 4, 4.0, 4.0, 320.0),
         _arch("tigerlake", 5, 4, 4.0, 4.0, 300.0),
-        _arch("alderlake", 6, 5, None, 4.0, 320.0),
-        _arch("sapphirerapids", 6, 5, None, 4.0, 350.0),
+        _arch("rocketlake", 5, 4, 4.0, 4.0, 300.0),
+        _arch("alderlake", 6, 5, 2.0, 4.0, 320.0),
+        _arch("sapphirerapids", 6, 5, 2.0, 4.0, 350.0),
+        _arch("emeraldrapids", 6, 5, 2.0, 4.0, 350.0),
+        _arch("graniterapids", 6, 5, 2.0, 4.0, 370.0),
     )
 }
 """Known core designs by LLVM ``-mcpu`` name (LLVM 19's host names)."""
