@@ -10,13 +10,16 @@ import random
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from tqdm import tqdm
 
 from mlgo_env.cache import cache_dir
+
+if TYPE_CHECKING:
+    from mlgo_env.blocks.fastmodel import FastConfig
 
 __all__ = ["app"]
 
@@ -163,6 +166,9 @@ def train(
     init: Annotated[
         str | None, typer.Option(help="--fast: start from this CPU's shipped fast model, or a .npz path.")
     ] = None,
+    min_count: Annotated[
+        int, typer.Option(help="--fast without --init: tokens seen fewer times in training are unknown.")
+    ] = 3,
 ) -> None:
     """Train the learned cost model on one CPU's measurements (split by application, early stopping).
 
@@ -174,9 +180,11 @@ def train(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if fast:
+        from mlgo_env.blocks.fastmodel import FastConfig
+
         with _refusals():
-            _train_fast(list(data), run_dir, valid_apps.split(","), test_apps.split(","), seed, init, ship,
-                        allow_mixed_cpus)  # fmt: skip
+            _train_fast(list(data), run_dir, valid_apps.split(","), test_apps.split(","),
+                        FastConfig(seed=seed, min_count=min_count), init, ship, allow_mixed_cpus)  # fmt: skip
         return
     cfg = TrainConfig(list(data), run_dir, tuple(valid_apps.split(",")), tuple(test_apps.split(",")),
                       epochs=epochs, seed=seed, time_budget_s=time_budget, lr=lr, loss=loss,
@@ -192,14 +200,14 @@ def train(
 
 
 def _train_fast(
-    data: list[Path], run_dir: Path, valid_apps: list[str], test_apps: list[str], seed: int, init: str | None,
-    ship: bool, allow_mixed_cpus: bool,
+    data: list[Path], run_dir: Path, valid_apps: list[str], test_apps: list[str], config: FastConfig,
+    init: str | None, ship: bool, allow_mixed_cpus: bool,
 ) -> None:  # fmt: skip
     """``train --fast``: the fast model on one CPU's measured rows, written to RUN/fast.npz (and shipped)."""
     import numpy as np
 
     from mlgo_env.blocks.dataset import measured_on, read_measured, split_by_application
-    from mlgo_env.blocks.fastmodel import FastConfig, FastWeights, train_fast
+    from mlgo_env.blocks.fastmodel import FastWeights, train_fast
     from mlgo_env.blocks.predict import fast_model_path
     from mlgo_env.machine import UNKNOWN
 
@@ -214,7 +222,7 @@ def _train_fast(
     if init:
         start = FastWeights.load(Path(init) if init.endswith(".npz") else fast_model_path(init))
     meta = {"cpu": cpu, "source": ", ".join(map(str, data)), "init": init}
-    weights = train_fast(split(train_rows), split(valid_rows), FastConfig(seed=seed), meta, init=start)
+    weights = train_fast(split(train_rows), split(valid_rows), config, meta, init=start)
     weights.save(run_dir / "fast.npz")
     console.print_json(json.dumps({k: v for k, v in weights.meta.items() if k != "source"}))
     if ship:
