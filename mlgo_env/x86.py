@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import capstone
 import numpy as np
@@ -24,15 +25,20 @@ _native_blocks = optional("_blocks")  # None where not built: NumPy does the sam
 
 __all__ = [
     "MNEMONIC_SIZE",
+    "ZEROABLE",
+    "BlockExits",
     "Instruction",
     "LiteBatch",
     "att_lines",
+    "block_exits",
     "canonical_register",
     "decode",
     "decode_lite_batch",
     "instruction_count",
+    "is_zero_idiom",
     "lite_strings",
     "strip_terminators",
+    "zero_idioms",
 ]
 
 _GPR = re.compile(r"^(?:r(?P<n>\d+)[dwb]?|[re]?(?P<x>[abcd])[xlh]|[re]?(?P<i>si|di|bp|sp)l?)$")
@@ -193,6 +199,76 @@ def strip_terminators(code: bytes) -> bytes:
             break
         end -= insn.size
     return code[:end]
+
+
+class BlockExits(NamedTuple):
+    """Where control leaves a block: its direct branches' targets, and whether it can fall through."""
+
+    targets: tuple[int, ...]
+    falls_through: bool
+
+
+def block_exits(code: bytes, address: int) -> BlockExits:
+    """The exits of the block `code` placed at `address` (targets are addresses in the same space)."""
+    instructions = list(_disassembler().disasm(code, address))
+    targets = []
+    for insn in reversed(instructions):
+        if not set(insn.groups) & _TERMINATORS:
+            break
+        operand = insn.operands[0] if insn.operands else None
+        if operand is not None and operand.type == x86.X86_OP_IMM:
+            targets.append(operand.imm)
+    last = instructions[-1] if instructions else None
+    ends = last is not None and (last.mnemonic in ("jmp", "ljmp") or x86.X86_GRP_RET in last.groups)
+    return BlockExits(tuple(reversed(targets)), not ends)
+
+
+# Registers a zero idiom can cut a chain of: the general-purpose ones but the stack pointer (the
+# stack engine's), and the 16 vector registers a VEX encoding reaches.
+_GPR_NUMBERS = {name: n for n, name in enumerate(
+    ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", *(f"r{k}" for k in range(8, 16)))
+)}  # fmt: skip
+ZEROABLE = frozenset({*_GPR_NUMBERS.keys() - {"rsp"}, *(f"v{k}" for k in range(16))})
+_ZERO_MNEMONICS = frozenset({"xor", "sub", "pxor", "xorps", "xorpd", "vpxor", "vxorps", "vxorpd", "vpxord", "vpxorq"})
+
+
+def zero_idioms(registers: frozenset[str] | set[str]) -> bytes:
+    """Machine code that zeroes each of `registers` (canonical names, within `ZEROABLE`).
+
+    Idioms every x86-64 core recognises as independent of the register's old value (``xor r32,
+    r32``, ``vxorps xmm, xmm, xmm``), in a fixed order: equal sets give equal bytes.
+    """
+    out = bytearray()
+    for name in sorted(registers):
+        if name in _GPR_NUMBERS and name != "rsp":
+            n = _GPR_NUMBERS[name]
+            out += bytes([0x45] if n >= 8 else []) + bytes([0x31, 0xC0 | (n & 7) << 3 | (n & 7)])
+        elif name.startswith("v") and name[1:].isdigit() and int(name[1:]) < 16:
+            n, inverted = int(name[1:]), 0 if int(name[1:]) >= 8 else 1
+            out += bytes(
+                [
+                    0xC4,
+                    inverted << 7 | 1 << 6 | inverted << 5 | 0x01,
+                    (~n & 0xF) << 3,
+                    0x57,
+                    0xC0 | (n & 7) << 3 | (n & 7),
+                ]
+            )
+        else:
+            raise ValueError(f"no zero idiom for {name!r}: only {sorted(ZEROABLE)}")
+    return bytes(out)
+
+
+def is_zero_idiom(insn: Instruction) -> bool:
+    """``xor eax, eax`` and its kind: a register combined with itself into zero, whatever it held."""
+    if (
+        insn.mnemonic not in _ZERO_MNEMONICS
+        or not insn.operands
+        or not all(f.startswith(("r", "v")) for f in insn.operands)
+    ):
+        return False
+    names = [name.strip() for name in insn.op_str.split(",")]
+    return len(set(names)) == 1
 
 
 @functools.cache

@@ -91,7 +91,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from scipy.optimize import nnls
 
-from mlgo_env import load_latency, x86
+from mlgo_env import load_latency, loops, x86
 from mlgo_env.artifacts import Artifact, CompiledModule
 from mlgo_env.bbaddrmap import MachineBlock, read_blocks
 from mlgo_env.blocks.predict import shipped_model
@@ -547,7 +547,7 @@ class PerfModelReward(TargetCpuReward):
         size = np.array([x86.instruction_count(c) if n > 0 else 0 for c, n in zip(codes, counts, strict=True)], float)
         hot, cold = hot_blocks(size, counts, self.coverage)
         costs = np.zeros(len(blocks))
-        costs[hot] = self._block_cycles(module, [codes[k] for k in hot.tolist()])
+        costs[hot] = loops.cycles_in_context(blocks, hot.tolist(), lambda bodies: self._block_cycles(module, bodies))
         if len(cold):  # the modelled blocks' cycles per instruction, weighted as they run
             per_instruction = np.dot(counts[hot], costs[hot]) / max(float(np.dot(counts[hot], size[hot])), 1e-300)
             costs[cold] = size[cold] * (per_instruction if per_instruction > 0 else 1.0)
