@@ -4,7 +4,9 @@
 
 over the machine basic blocks b of the compiled module: cost(b) is llvm-mca's cycles per iteration
 (`mlgo_env.mca`) for the hottest blocks that hold 99.9% of Σ count × instructions (``coverage``;
-the cold tail costs their cycles per instruction, blocks that never run nothing), count(b) how often
+the cold tail costs their cycles per instruction, blocks that never run nothing), with only the
+register chains its function's loops carry (`mlgo_env.loops`: costed alone as a loop, a block
+whose input another block writes would wait for its own previous result), count(b) how often
 b runs. The module's first-level data misses are split by the level that served them (the level
 below the last, the last level, memory) and by how the source line that missed used its lines:
 
