@@ -113,6 +113,9 @@ def doctor() -> None:
             f"load latency, cycles (measured once per machine; what perf_model charges a miss): {levels}, "
             f"memory {costs.memory.latency:.0f}; a swept line from memory {costs.memory.stream:.1f}"
         )
+        told = load_latency.data_caches()[-1].size
+        held = costs.effective_last_level(told)
+        console.print(f"last level: working sets stay in {held >> 20} of the {told >> 20} MiB this machine is told of")
     except load_latency.LoadLatencyError as exc:
         console.print(f"[yellow]load latency: not measured[/] — {exc}")
     if missing_required:

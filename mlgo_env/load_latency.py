@@ -1,7 +1,8 @@
 """What a load costs on this machine at each level of its memory hierarchy, measured, cached.
 
 `measure` compiles a probe with the toolchain's clang and runs it over working sets of half of
-each data cache and four times the last level (from `mlgo_env.machine`), two ways:
+each data cache (the last level's at most four times the level below it), four times the last
+level, and doublings in between (from `mlgo_env.machine`), two ways:
 
 * a pointer chase: every load's address comes from the previous load, in a random cyclic order
   of cache lines, so each costs the full latency of the level its working set lives in (and the
@@ -10,6 +11,12 @@ each data cache and four times the last level (from `mlgo_env.machine`), two way
   see the stream coming (its throughput, not its latency).
 
 Cycles come from the same run: a chain of dependent adds, one cycle each, timed beside them.
+
+A guest may see its host's whole last level (480 MiB on a Granite Rapids-class one) while sharing
+it with every other tenant: a chase through half of it there cost 795 cycles, memory's 1,582,
+against about 20 for the level below. So the last level is measured at four times the level below
+(a working set it surely holds), and the doublings up to half of it say how much of it this
+machine really gets (`LoadLatencies.effective_last_level`).
 The figures are cached on disk per CPU and cache geometry (`mlgo_env.cache`): measured once per
 machine, a few seconds.
 
@@ -31,9 +38,9 @@ from mlgo_env.errors import MlgoEnvError
 from mlgo_env.machine import CacheLevel, host
 from mlgo_env.toolchain import Toolchain, get_toolchain
 
-__all__ = ["LevelCost", "LoadLatencies", "LoadLatencyError", "data_caches", "measure", "working_sets"]
+__all__ = ["LevelCost", "LoadLatencies", "LoadLatencyError", "data_caches", "measure", "reach_sets", "working_sets"]
 
-_SCHEMA = "load-latency-v2"
+_SCHEMA = "load-latency-v3"
 _LOADS = 2_000_000
 _ADDS = 100_000_000
 
@@ -146,6 +153,22 @@ class LoadLatencies:
     levels: tuple[tuple[int, LevelCost], ...]
     memory: LevelCost
     line_size: int
+    reach: tuple[tuple[int, LevelCost], ...] = ()
+    """(working-set bytes, cost) of the doublings between the last level's own working set and half of it."""
+
+    def effective_last_level(self, size: int) -> int:
+        """Bytes of the last level (`size` as the machine describes it) that this machine holds working sets in.
+
+        Twice the largest measured working set whose chase costs less than the geometric mean of
+        the last level's and memory's: `size` itself where every doubling still hits.
+        """
+        last = self.levels[-1][1].latency
+        threshold = (last * self.memory.latency) ** 0.5
+        held = [n for n, cost in self.reach if cost.latency < threshold]
+        missed = [n for n, cost in self.reach if cost.latency >= threshold]
+        if not missed:
+            return size
+        return min(size, 2 * max((n for n in held if n < min(missed)), default=self.reach[0][0] // 2))
 
     def at(self, level: int) -> LevelCost:
         """The cost of a load served by cache `level`.
@@ -172,8 +195,25 @@ def data_caches() -> list[CacheLevel]:
 
 
 def working_sets(caches: list[CacheLevel]) -> list[int]:
-    """Bytes of a working set in each level: half of each data cache, and four times the last (memory)."""
-    return [c.size // 2 for c in caches] + [4 * caches[-1].size]
+    """Bytes of a working set in each level and in memory.
+
+    Half of each data cache, the last level's at most four times the level below it (see the
+    module), and four times the last level for memory.
+    """
+    sizes = [c.size // 2 for c in caches]
+    if len(caches) > 1:
+        sizes[-1] = min(sizes[-1], 4 * caches[-2].size)
+    return sizes + [4 * caches[-1].size]
+
+
+def reach_sets(caches: list[CacheLevel]) -> list[int]:
+    """Working sets doubling from twice the last level's measured one, and half the last level."""
+    last, half = working_sets(caches)[len(caches) - 1], caches[-1].size // 2
+    sizes, size = [], 2 * last
+    while size < half:
+        sizes.append(size)
+        size *= 2
+    return [*sizes, half] if half > last else sizes
 
 
 def measure(toolchain: Toolchain | None = None, refresh: bool = False) -> LoadLatencies:
@@ -190,13 +230,22 @@ def measure(toolchain: Toolchain | None = None, refresh: bool = False) -> LoadLa
     if stored.exists() and not refresh:
         data = json.loads(stored.read_text())
         levels = tuple((int(k), LevelCost(*v)) for k, v in data["levels"])
-        _MEASURED[key] = LoadLatencies(levels, LevelCost(*data["memory"]), data["line_size"])
+        reach = tuple((int(n), LevelCost(*v)) for n, v in data["reach"])
+        _MEASURED[key] = LoadLatencies(levels, LevelCost(*data["memory"]), data["line_size"], reach)
         return _MEASURED[key]
     line = caches[0].line_size or 64
-    cycles = _run_probe(toolchain or get_toolchain(), line, working_sets(caches))
-    result = LoadLatencies(tuple((c.level, cycles[k]) for k, c in enumerate(caches)), cycles[-1], line)
+    between = reach_sets(caches)
+    cycles = _run_probe(toolchain or get_toolchain(), line, working_sets(caches) + between)
+    n = len(caches)
+    result = LoadLatencies(
+        tuple((c.level, cycles[k]) for k, c in enumerate(caches)),
+        cycles[n],
+        line,
+        tuple(zip(between, cycles[n + 1 :], strict=True)),
+    )
     stored.parent.mkdir(parents=True, exist_ok=True)
-    stored.write_text(json.dumps({"levels": result.levels, "memory": result.memory, "line_size": line}))
+    record = {"levels": result.levels, "memory": result.memory, "line_size": line, "reach": result.reach}
+    stored.write_text(json.dumps(record))
     _MEASURED[key] = result
     return result
 

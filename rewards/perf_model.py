@@ -81,6 +81,7 @@ MLP divides the random misses' stall; `fit_perf_model` fits it to measured runti
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import statistics
@@ -480,7 +481,7 @@ class PerfModelReward(TargetCpuReward):
             raise ValueError(f"need latency >= 0 and mlp > 0, got latency={latency}, mlp={mlp}")
         self.mlp = mlp
         self.frequencies = frequencies
-        self.cache = CacheConfig.parse(cache) if isinstance(cache, str) else cache or CacheConfig.of_host()
+        self.cache = CacheConfig.parse(cache) if isinstance(cache, str) else cache or self._host_caches()
         self.simulated_cache = self.cache.simulated()
         if costs is not None:
             self.miss_costs = MissCosts.parse(costs) if isinstance(costs, str) else costs
@@ -493,6 +494,24 @@ class PerfModelReward(TargetCpuReward):
         self.profile_dir = profile_dir
         self._profiles: dict[tuple[str, tuple[str, ...]], Profile] = {}
         self._block_models: dict[int, McaBlockModel] = {}
+
+    @staticmethod
+    def _host_caches() -> CacheConfig:
+        """This machine's caches, its last level cut to what this machine holds working sets in.
+
+        A guest may be told of its host's whole last level while sharing it (see `mlgo_env.load_latency`).
+        """
+        caches = CacheConfig.of_host()
+        held = load_latency.measure().effective_last_level(caches.ll.size)
+        if held >= caches.ll.size:
+            return caches
+        logger.warning(
+            "perf_model simulates this machine's last level as the %d MiB it holds working sets in, "
+            "not the %d MiB it is told of (chases measured by mlgo_env.load_latency)",
+            held >> 20,
+            caches.ll.size >> 20,
+        )
+        return dataclasses.replace(caches, ll=dataclasses.replace(caches.ll, size=held))
 
     def _miss_costs(self, latency: float | None, measured: bool) -> MissCosts:
         """Extra cycles of a data miss per level: measured for this machine's own caches.

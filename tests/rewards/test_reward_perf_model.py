@@ -181,7 +181,11 @@ def test_the_target_is_resolved_once_and_travels(monkeypatch: pytest.MonkeyPatch
     assert here.mcpu == machine.host_mcpu() and here.platform_dependent  # type: ignore[attr-defined]
     pinned = rewards.pinned_options("perf_model", {"frequencies": "static"})
     costs = here.miss_costs  # type: ignore[attr-defined]  # measured on this machine
-    host = {"mcpu": machine.host_mcpu(), "cache": CacheConfig.of_host().spec(), "costs": costs.spec()}
+    told = CacheConfig.of_host()  # the last level as this machine holds working sets in it
+    assert here.cache == dataclasses.replace(  # type: ignore[attr-defined]
+        told, ll=dataclasses.replace(told.ll, size=load_latency.measure().effective_last_level(told.ll.size))
+    )
+    host = {"mcpu": machine.host_mcpu(), "cache": here.cache.spec(), "costs": costs.spec()}  # type: ignore[attr-defined]
     assert pinned == {"frequencies": "static", **host}
     rewards.check_wire_options("perf_model", pinned)  # they cross the wire as the service's options
     monkeypatch.setattr(machine, "host_mcpu", lambda toolchain=None: "sapphirerapids")
