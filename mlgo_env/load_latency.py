@@ -162,13 +162,13 @@ class LoadLatencies:
         Twice the largest measured working set whose chase costs less than the geometric mean of
         the last level's and memory's: `size` itself where every doubling still hits.
         """
-        last = self.levels[-1][1].latency
-        threshold = (last * self.memory.latency) ** 0.5
-        held = [n for n, cost in self.reach if cost.latency < threshold]
-        missed = [n for n, cost in self.reach if cost.latency >= threshold]
-        if not missed:
-            return size
-        return min(size, 2 * max((n for n in held if n < min(missed)), default=self.reach[0][0] // 2))
+        threshold = (self.levels[-1][1].latency * self.memory.latency) ** 0.5
+        held = self.reach[0][0] // 2 if self.reach else size  # the level's own working set
+        for working_set, cost in self.reach:  # ascending
+            if cost.latency >= threshold:
+                return min(size, 2 * held)
+            held = working_set
+        return size
 
     def at(self, level: int) -> LevelCost:
         """The cost of a load served by cache `level`.

@@ -51,10 +51,11 @@ def fresh_registers(blocks: Sequence[MachineBlock], indices: Sequence[int] | Non
     block on no cycle keeps none.
     """
     graph = successors(blocks)
-    writes = [frozenset().union(*(i.writes for i in x86.decode(b.code, partial=True) or [])) for b in blocks]
+    decoded = [x86.decode(b.code, partial=True) or [] for b in blocks]
+    writes = [frozenset().union(*(i.writes for i in insns)) for insns in decoded]
     out = []
     for k in range(len(blocks)) if indices is None else indices:
-        chained = _read_before_written(x86.decode(blocks[k].code, partial=True) or []) & writes[k] & x86.ZEROABLE
+        chained = _read_before_written(decoded[k]) & writes[k] & x86.ZEROABLE
         out.append(frozenset(r for r in chained if not _returns_without_write(graph, writes, k, r)))
     return out
 

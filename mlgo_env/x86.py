@@ -209,18 +209,16 @@ class BlockExits(NamedTuple):
 
 
 def block_exits(code: bytes, address: int) -> BlockExits:
-    """The exits of the block `code` placed at `address` (targets are addresses in the same space)."""
-    instructions = list(_disassembler().disasm(code, address))
-    targets = []
-    for insn in reversed(instructions):
-        if not set(insn.groups) & _TERMINATORS:
-            break
-        operand = insn.operands[0] if insn.operands else None
-        if operand is not None and operand.type == x86.X86_OP_IMM:
-            targets.append(operand.imm)
-    last = instructions[-1] if instructions else None
+    """The exits of the block `code` placed at `address` (targets are addresses in the same space).
+
+    Only the trailing terminators (those `strip_terminators` drops) are decoded with their operands.
+    """
+    end = len(strip_terminators(code))
+    terminators = list(_disassembler().disasm(code[end:], address + end))
+    targets = tuple(op.imm for insn in terminators for op in insn.operands[:1] if op.type == x86.X86_OP_IMM)
+    last = terminators[-1] if terminators else None
     ends = last is not None and (last.mnemonic in ("jmp", "ljmp") or x86.X86_GRP_RET in last.groups)
-    return BlockExits(tuple(reversed(targets)), not ends)
+    return BlockExits(targets, not ends)
 
 
 # Registers a zero idiom can cut a chain of: the general-purpose ones but the stack pointer (the
