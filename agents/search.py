@@ -19,15 +19,21 @@ Usage::
     python -m agents.search --split test --json runs/headroom_test.json
     python -m agents.search --split train --start-policy agents/policies/inlining_size.onnx \
         --output runs/search_labels.npz
+    python -m agents.search --corpus DIR --split "" --max-decisions 200 --output runs/real.npz [--resume]
+
+A long search keeps what it finished: each program's result is appended to a journal beside
+``--json`` (or ``--output``) as it arrives, and ``--resume`` searches only the programs it lacks
+(their labels are recorded again from the journal's decisions, one compile each).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,6 +45,7 @@ from tqdm import tqdm
 from agents.lib.benchmarks import list_benchmarks, load_corpus, short_name
 from agents.lib.flags import CorpusArgs, parse_args
 from agents.lib.labels import record_labels, save_labels
+from agents.lib.results import Journal
 from agents.lib.scores import geomean_reduction
 from mlgo_env.compilation import CompileOptions, compile_baseline
 from mlgo_env.corpus import Benchmark
@@ -72,6 +79,10 @@ class Args(CorpusArgs):
     """write the per-program results here as JSON"""
     output: str = ""
     """write the best decisions and their observations here (.npz, agents.lib.labels) for behavioural cloning"""
+    max_decisions: int = 0
+    """leave out programs whose best start asks more decisions than this (a pass compiles once per decision); 0: none"""
+    resume: bool = False
+    """take the programs a killed run finished from its journal (beside --json, else --output); search the rest"""
 
 
 @dataclass
@@ -95,6 +106,10 @@ class SearchResult:
         return 1.0 - self.best_text / self.plain_text
 
 
+class TooManyDecisions(Exception):
+    """A program asks more decisions than the search was told to take on (``--max-decisions``)."""
+
+
 def _replay(actions: Sequence[int]) -> Policy:
     """Answer the i-th decision with ``actions[i]``; past the end, with LLVM's own decision."""
     answers: Iterator[int] = iter(list(actions))
@@ -113,9 +128,13 @@ def _compile(benchmark: Benchmark, policy: Policy | str, options: CompileOptions
 
 
 def search_program(
-    benchmark: Benchmark, options: CompileOptions, start_policy: bytes | None, passes: int
+    benchmark: Benchmark, options: CompileOptions, start_policy: bytes | None, passes: int, max_decisions: int = 0
 ) -> SearchResult:
-    """Greedy single-flip search from the best starting policy (see the module docstring)."""
+    """Greedy single-flip search from the best starting policy (see the module docstring).
+
+    Raises:
+        TooManyDecisions: `max_decisions` is set and the best start asks more decisions than that.
+    """
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mlgo-search-") as workdir:
         plain_text = text_size(compile_baseline(get_toolchain(), benchmark, options, Path(workdir)).object_path)
@@ -126,6 +145,8 @@ def search_program(
     tried = {name: _compile(benchmark, p, options, name == "llvm-default") for name, p in starts.items()}
     start = min(tried, key=lambda name: tried[name].text_size)
     best, best_text = [int(a) for a in tried[start].actions], tried[start].text_size
+    if max_decisions and len(best) > max_decisions:
+        raise TooManyDecisions(f"{len(best)} decisions > --max-decisions {max_decisions}")
     compiles = len(tried)
     for _ in range(passes):
         improved, index = False, 0
@@ -151,30 +172,78 @@ def search_program(
     )
 
 
-SearchJob = tuple[str, str, str, bytes | None, int, bool]
-"""corpus dir, benchmark, opt level, start policy, passes, whether to record labels"""
+@dataclass(frozen=True)
+class SearchJob:
+    """One program for a worker process: search it, or (resumed) only record the labels of `found`."""
+
+    corpus: str
+    benchmark: str
+    opt_level: str
+    start_policy: bytes | None
+    passes: int
+    max_decisions: int
+    labels: bool
+    """record the observations of the best decisions"""
+    found: SearchResult | None = None
+    """the search's result from the journal of a killed run"""
 
 
 @dataclass
 class JobOutcome:
-    """One program's search as a worker process returns it: the result, or why it failed."""
+    """One program's search as a worker process returns it: the result, or why there is none."""
 
     benchmark: str
     result: SearchResult | None = None
     observations: dict[str, np.ndarray] | None = None
     error: str = ""
+    skipped: str = ""
+    """why the program was left out unsearched (`TooManyDecisions`)"""
+
+    def record(self) -> dict:
+        """The journal's line for this program."""
+        if self.result is not None:
+            return {"result": asdict(self.result)}
+        return {"skipped": self.skipped} if self.skipped else {"failed": self.error}
+
+    @classmethod
+    def of_record(cls, benchmark: str, record: dict) -> JobOutcome:
+        """The outcome a journal's line (`record`) holds, without observations."""
+        result = SearchResult(**record["result"]) if "result" in record else None
+        return cls(benchmark, result, error=record.get("failed", ""), skipped=record.get("skipped", ""))
 
 
 def _search_job(job: SearchJob) -> JobOutcome:
-    corpus_dir, name, opt_level, start_policy, passes, labels = job
-    benchmark = load_corpus(corpus_dir).benchmark(name)
-    options = CompileOptions(opt_level=opt_level)
+    benchmark = load_corpus(job.corpus).benchmark(job.benchmark)
+    options = CompileOptions(opt_level=job.opt_level)
     try:
-        result = search_program(benchmark, options, start_policy, passes)
-        observations = record_labels(benchmark, result.actions, options).observations if labels else None
+        result = job.found or search_program(benchmark, options, job.start_policy, job.passes, job.max_decisions)
+        observations = record_labels(benchmark, result.actions, options).observations if job.labels else None
+    except TooManyDecisions as exc:
+        return JobOutcome(job.benchmark, skipped=str(exc))
     except MlgoEnvError as exc:  # a compiler failure, or a policy that cannot answer (InvalidPolicy)
-        return JobOutcome(name, error=f"{type(exc).__name__}: {exc}")
-    return JobOutcome(name, result, observations)
+        return JobOutcome(job.benchmark, error=f"{type(exc).__name__}: {exc}")
+    return JobOutcome(job.benchmark, result, observations)
+
+
+def _journal(args: Args, start_policy: bytes | None, passes: int) -> Journal | None:
+    """The journal of finished programs beside --json (else --output); None when neither is given.
+
+    Raises:
+        ValueError: ``--resume`` without a file to find the journal by, or a journal of other settings.
+    """
+    anchor = args.json or args.output
+    if not anchor:
+        if args.resume:
+            raise ValueError("--resume reads the journal beside --json or --output: give the killed run's")
+        return None
+    settings = {
+        "corpus": args.corpus,
+        "opt_level": args.opt_level,
+        "passes": passes,
+        "max_decisions": args.max_decisions,
+        "start_policy": hashlib.sha256(start_policy).hexdigest() if start_policy else None,
+    }
+    return Journal(Path(anchor).with_suffix(".jsonl"), settings, args.resume)
 
 
 def print_table(results: list[SearchResult], console: Console | None = None) -> None:
@@ -218,21 +287,37 @@ def main(args: Args) -> list[SearchResult]:
     start_policy = Path(args.start_policy).read_bytes() if args.start_policy else None
     if start_policy is not None:
         OnnxPolicy(start_policy)  # raises InvalidPolicy now, not in every worker
-    jobs = [(args.corpus, name, args.opt_level, start_policy, passes, bool(args.output)) for name in names]
-    results: list[SearchResult] = []
-    observations: list[dict[str, np.ndarray]] = []
-    failed: dict[str, str] = {}
+    journal = _journal(args, start_policy, passes)
+    outcomes = {
+        name: JobOutcome.of_record(name, record)
+        for name, record in (journal.done("search") if journal else {}).items()
+        if name in names
+    }
+    found = [o.result for o in outcomes.values() if o.result is not None] if args.output else []
+
+    def job(name: str, result: SearchResult | None = None) -> SearchJob:
+        return SearchJob(
+            args.corpus, name, args.opt_level, start_policy, passes, args.max_decisions, bool(args.output), result
+        )
+
+    jobs = [job(name) for name in names if name not in outcomes] + [job(r.benchmark, r) for r in found]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        for outcome in tqdm(pool.map(_search_job, jobs), total=len(jobs), desc="search", unit="program"):
-            if outcome.result is None:
-                failed[outcome.benchmark] = outcome.error
-                continue
-            results.append(outcome.result)
-            if outcome.observations is not None:
-                observations.append(outcome.observations)
+        futures = {pool.submit(_search_job, j): j for j in jobs}
+        for future in tqdm(as_completed(futures), total=len(futures), desc="search", unit="program"):
+            outcome = future.result()
+            outcomes[outcome.benchmark] = outcome
+            if journal is not None and futures[future].found is None:
+                journal.add("search", outcome.benchmark, outcome.record())
+    ordered = [outcomes[name] for name in names if name in outcomes]
+    results = [o.result for o in ordered if o.result is not None]
+    observations = [o.observations for o in ordered if o.result is not None and o.observations is not None]
+    failed = {o.benchmark: o.error for o in ordered if o.result is None and not o.skipped}
+    skipped = {o.benchmark: o.skipped for o in ordered if o.skipped}
     print_table(results)
     for name, error in failed.items():
         print(f"{name}: failed, left out of the geomean: {error}")
+    if skipped:
+        print(f"{len(skipped)} programs left out unsearched (--max-decisions {args.max_decisions})")
     if args.output and results:
         save_labels(Path(args.output), [r.benchmark for r in results], [r.actions for r in results], observations)
         print(f"wrote {sum(len(r.actions) for r in results)} labelled decisions to {args.output}")
@@ -244,6 +329,7 @@ def main(args: Args) -> list[SearchResult]:
             "geomean_reduction_vs_default": geomean_reduction(r.reduction for r in results) if results else None,
             "per_program": {r.benchmark: {**asdict(r), "reduction": r.reduction} for r in results},
             "failed": failed,
+            "skipped": skipped,
         }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(summary, indent=1))

@@ -3,7 +3,8 @@
 `fetch_corpus` is ``mlgo-env corpus fetch PKG... -o DIR``. For each package it runs ``apt-get source``
 (into ``DIR/sources/PKG``), ``apt-get build-dep`` when ``dpkg-checkbuilddeps`` finds something
 missing, and ``dpkg-buildpackage -T build-arch`` under ``bear`` with the corpus's clang as CC/CXX
-(tests and docs off), then turns every package's ``compile_commands.json`` into one corpus in DIR
+(tests and docs off; ``gcc``, ``cc``, ``g++`` and the host triplet's names lead to it too, for rules
+that name their compiler), then turns every package's ``compile_commands.json`` into one corpus in DIR
 with `mlgo_env.corpus.build_from_compile_commands`. Only Debian's package archive is used. A package
 that cannot be fetched or built is a row of the report with its cause; the others go on. A package
 already fetched or built is not redone, and the corpus build resumes module by module.
@@ -217,6 +218,7 @@ class _PackageBuild:
         """``dpkg-buildpackage -T build-arch`` under bear with the corpus's clang; the log is ``build.log``."""
         partial = self.folder / "compile_commands.partial.json"
         env = {
+            "PATH": f"{self._compiler_shims()}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
             "CC": str(self.toolchain.clang),
             "CXX": str(self.toolchain.tool("clang++")),
             "DEB_BUILD_OPTIONS": f"nocheck nodoc parallel={self.make_jobs}",
@@ -230,6 +232,23 @@ class _PackageBuild:
         if not partial.is_file():
             raise MlgoEnvError("bear wrote no compilation database")
         partial.rename(self.database)
+
+    def _compiler_shims(self) -> Path:
+        """A folder of ``gcc``, ``g++``, ``cc``, ``c++`` (bare and with the host triplet) leading to the corpus's clang.
+
+        Some packages' rules set ``CC=$(DEB_HOST_GNU_TYPE)-gcc`` themselves, which would build them with
+        GCC and reject the clang-only flags the build adds; clang takes its C or C++ mode from the name.
+        """
+        shims = self.folder / ".compilers"
+        shims.mkdir(exist_ok=True)
+        triplet = _run(["dpkg-architecture", "-qDEB_HOST_GNU_TYPE"], timeout=60).stdout.strip()
+        for name in ("cc", "gcc", "c++", "g++"):
+            for prefix in ("", f"{triplet}-" if triplet else ""):
+                shim = shims / f"{prefix}{name}"
+                target = self.toolchain.tool("clang++") if "++" in name else self.toolchain.clang
+                shim.unlink(missing_ok=True)
+                shim.symlink_to(target)
+        return shims
 
     def jobs(self) -> list[CompileJob]:
         """The package's compiles of its own sources that still exist (configure's test programs are gone)."""

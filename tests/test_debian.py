@@ -83,8 +83,11 @@ def test_report_has_a_row_per_package(tmp_path: Path) -> None:
     assert report.table().row_count == 2
 
 
-def _local_package(output: Path, name: str, source: str) -> None:
-    """A minimal Debian source package, as `apt-get source` would have unpacked it into DIR/sources/NAME."""
+def _local_package(output: Path, name: str, source: str, compiler: str = "$(CC)") -> None:
+    """A minimal Debian source package, as `apt-get source` would have unpacked it into DIR/sources/NAME.
+
+    Its rules compile with `compiler` (the ``CC`` the build sets, unless a rule names one itself).
+    """
     tree = output / "sources" / name / f"{name}-1.0"
     (tree / "debian" / "source").mkdir(parents=True)
     (tree / "debian" / "source" / "format").write_text("3.0 (native)\n")
@@ -97,7 +100,7 @@ def _local_package(output: Path, name: str, source: str) -> None:
     rules = tree / "debian" / "rules"
     rules.write_text(  # flags from dpkg-buildflags, as debhelper passes them
         "#!/usr/bin/make -f\nCFLAGS := $(shell dpkg-buildflags --get CFLAGS)\n"
-        "build-arch:\n\tcd src && $(CC) $(CFLAGS) -c main.c util.c\nclean:\n"
+        f"build-arch:\n\tcd src && {compiler} $(CFLAGS) -c main.c util.c\nclean:\n"
     )
     rules.chmod(0o755)
     (tree / "src").mkdir()
@@ -114,14 +117,19 @@ def test_packages_build_under_bear_into_one_corpus_and_failures_are_rows(tmp_pat
     _local_package(output, "mlgo-bad", "int twice(int x) { return 2 * x }\n")
     # Old C that clang 16+ rejects and bookworm's GCC 12 accepts with a warning: it builds, as on Debian.
     _local_package(output, "mlgo-old", "int twice(int x) { return helper(x); }\nint helper(int x) { return 2 * x; }\n")
-    report = fetch_corpus(["mlgo-good", "mlgo-bad", "mlgo-old"], output, toolchain, sources=sources, jobs=1)
+    # Rules that name GCC themselves (bzip2's CC=$(DEB_HOST_GNU_TYPE)-gcc) build with the corpus's clang too.
+    clang_only = "#ifndef __clang__\n#error built by another compiler\n#endif\nint twice(int x) { return 2 * x; }\n"
+    _local_package(output, "mlgo-gcc", clang_only, compiler="$(shell dpkg-architecture -qDEB_HOST_GNU_TYPE)-gcc")
+    packages = ["mlgo-good", "mlgo-bad", "mlgo-old", "mlgo-gcc"]
+    report = fetch_corpus(packages, output, toolchain, sources=sources, jobs=1)
     rows = {row.package: row for row in report.packages}
     assert rows["mlgo-old"].status == "built", rows["mlgo-old"]
+    assert rows["mlgo-gcc"].status == "built" and rows["mlgo-gcc"].modules == 2, rows["mlgo-gcc"]
     assert rows["mlgo-good"].status == "built" and rows["mlgo-good"].modules == 2
     assert rows["mlgo-good"].version == "1.0"
     assert rows["mlgo-bad"].status == "failed" and "build failed" in rows["mlgo-bad"].reason
     assert "util.c" in rows["mlgo-bad"].reason and "error:" in rows["mlgo-bad"].reason  # the compiler's words
-    assert report.added_source is None and report.modules == 4
+    assert report.added_source is None and report.modules == 6
     corpus = Corpus.load(output)
     assert sorted(m for m in corpus.modules if m.startswith("mlgo-good/")) == [
         "mlgo-good/mlgo-good-1.0/src/main",

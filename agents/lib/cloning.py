@@ -41,6 +41,8 @@ class CloningArgs(CorpusArgs):
     """the environment id"""
     teacher: str = "llvm-default"
     """llvm-default (LLVM's own decision), margin (cost_estimate < threshold), an ONNX .onnx, or search .npz"""
+    more_labels: tuple[str, ...] = ()
+    """search labels (.npz) cloned together with the teacher's decisions (a real corpus's beside the bundled one's)"""
     opt_level: str = "-Oz"
     """the optimisation level of the teacher's compiles"""
     split: str = "train"
@@ -146,6 +148,21 @@ def fit(
     return accuracy
 
 
+def _joined(
+    labels: tuple[dict[str, np.ndarray], np.ndarray], more: tuple[dict[str, np.ndarray], np.ndarray], source: str
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """`labels` followed by `more` (read from `source`).
+
+    Raises:
+        ValueError: the two hold different features (another task or LLVM version).
+    """
+    if labels[0].keys() != more[0].keys():
+        differ = sorted(labels[0].keys() ^ more[0].keys())
+        raise ValueError(f"{source} holds other features than the teacher's: {differ}")
+    observations = {name: np.concatenate([labels[0][name], more[0][name]]) for name in labels[0]}
+    return observations, np.concatenate([labels[1], more[1]])
+
+
 def _replay_options(args: CloningArgs) -> CompileOptions | None:
     """How to replay LLVM's decisions without include_default (LLVM 19 only, local service only)."""
     if not InliningTask.default_hides_a_feature(get_toolchain().version):
@@ -183,6 +200,8 @@ def train_clone(args: CloningArgs) -> PolicyNet:
             replay = _replay_options(args) if include_default else None
             teacher = teacher_policy(args.teacher, net.encoder, space)
             observations, actions = collect(pool, teacher, benchmarks, replay, args.corpus)
+    for path in args.more_labels:
+        observations, actions = _joined((observations, actions), load_labels(Path(path)), path)
     print(f"{len(actions)} decisions; the teacher inlines {actions.mean():.1%}")
     accuracy = fit(net, observations, actions, args, writer)
     print(f"accuracy on the teacher's decisions: {accuracy:.1%}")

@@ -46,6 +46,44 @@ def test_search_command_writes_json_and_labels_that_clone(service_address: str, 
     behavioral_cloning.main(bc_args)
     meta = json.loads((tmp_path / "bc.json").read_text())
     assert meta["decisions"] == len(result.actions) and meta["accuracy"] > 0.5
+    bc_args.more_labels = (str(tmp_path / "l.npz"),)  # e.g. a real corpus's labels beside the bundled ones
+    behavioral_cloning.main(bc_args)
+    assert json.loads((tmp_path / "bc.json").read_text())["decisions"] == 2 * len(result.actions)
+
+
+def test_a_killed_search_resumes_from_its_journal(tmp_path: Path) -> None:
+    def run(resume: bool) -> dict:
+        args = search.Args(
+            benchmarks=("knapsack", "binsearch"), passes=1, workers=1, json=str(tmp_path / "s.json"),
+            output=str(tmp_path / "l.npz"), resume=resume,
+        )  # fmt: skip
+        search.main(args)
+        return json.loads((tmp_path / "s.json").read_text())
+
+    first = run(resume=False)
+    journal = tmp_path / "s.jsonl"
+    header, *rows = journal.read_text().splitlines()
+    assert len(rows) == 2, "one line per finished program"
+    kept = json.loads(rows[0])
+    kept["record"]["result"]["seconds"] = 12345.0  # marks the row that must come from the journal
+    journal.write_text(f"{header}\n{json.dumps(kept)}\n")  # killed after the first program
+    resumed = run(resume=True)
+    assert resumed["per_program"][kept["benchmark"]]["seconds"] == 12345.0, "not searched again"
+    for name, row in first["per_program"].items():
+        assert resumed["per_program"][name]["best_text"] == row["best_text"]
+    assert len(journal.read_text().splitlines()) == 3, "the missing program was searched and journaled"
+    _, actions = labels.load_labels(tmp_path / "l.npz")
+    assert len(actions) == sum(len(row["actions"]) for row in first["per_program"].values())
+    with pytest.raises(ValueError, match="other settings"):
+        search.main(search.Args(benchmarks=("knapsack",), passes=2, json=str(tmp_path / "s.json"), resume=True))
+
+
+def test_programs_over_max_decisions_are_left_out_and_said(tmp_path: Path) -> None:
+    args = search.Args(benchmarks=("knapsack",), passes=1, workers=1, max_decisions=1, json=str(tmp_path / "s.json"))
+    assert search.main(args) == []
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert "decisions > --max-decisions 1" in summary["skipped"]["knapsack"]
+    assert summary["failed"] == {} and summary["per_program"] == {}
 
 
 def test_bad_input_fails_before_any_compile(tmp_path: Path) -> None:
