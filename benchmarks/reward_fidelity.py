@@ -368,7 +368,9 @@ def fit_out_of_program(results: list[ProgramResult]) -> dict[str, str]:
     unfitted = {}
     for result in results:
         samples = [
-            PerfSample(p["throughput_cycles"] + p["stream_cycles"], p["stall_cycles"], other.seconds(v))
+            PerfSample(
+                p["throughput_cycles"] + p["stream_cycles"] + p["fault_cycles"], p["stall_cycles"], other.seconds(v)
+            )
             for other in results
             if other is not result
             for v in other.variants
@@ -381,7 +383,9 @@ def fit_out_of_program(results: list[ProgramResult]) -> dict[str, str]:
             continue
         for v in result.variants:
             if isinstance(p := v.module.extra.get("perf_model"), dict):
-                v.costs["perf_model_fitted"] = p["throughput_cycles"] + p["stream_cycles"] + p["stall_cycles"] / mlp
+                v.costs["perf_model_fitted"] = (
+                    p["throughput_cycles"] + p["stream_cycles"] + p["fault_cycles"] + p["stall_cycles"] / mlp
+                )
     return unfitted
 
 

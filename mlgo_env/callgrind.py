@@ -44,6 +44,7 @@ from mlgo_env.cache import cache_dir
 from mlgo_env.dwarf import DebugInfoError, InlineSites, SourceKey, source_key
 from mlgo_env.errors import MlgoEnvError
 from mlgo_env.machine import CacheLevel, host
+from mlgo_env.timing import run_usage
 
 __all__ = [
     "CACHE_SPEC",
@@ -58,7 +59,7 @@ __all__ = [
     "valgrind_geometry",
 ]
 
-_PROFILE_SCHEMA = "callgrind-profile-v4"  # v4: first-level and middle-level data misses per line
+_PROFILE_SCHEMA = "callgrind-profile-v5"  # v5: the page faults of a native run
 _MIN_LINE_SIZE = 16  # valgrind's: smaller lines could let one instruction straddle three
 _MAX_CACHE_SIZE = 1 << 30  # far above any cache per core complex; bounds valgrind's tag arrays
 _STACK = "rsp"
@@ -222,11 +223,14 @@ class Profile:
         site_work: (callee, call site) -> instructions the callee executed when entered from that
             source line (called there: with what it called in turn; inlined there: its copy's own).
         work: callee -> the same summed over every site, known or not.
+        page_faults: minor page faults of one native run (pages the program touched first: the
+            kernel maps and zeroes each), which valgrind's run cannot tell.
     """
 
     lines: dict[SourceKey, LineCost] = field(default_factory=dict)
     site_work: dict[tuple[str, SourceKey], int] = field(default_factory=dict)
     work: dict[str, int] = field(default_factory=dict)
+    page_faults: int = 0
 
     def to_json(self) -> str:
         """The profile as JSON text (`from_json` reads it back)."""
@@ -235,6 +239,7 @@ class Profile:
                 "lines": [[*key, *asdict(cost).values()] for key, cost in self.lines.items()],
                 "site_work": [[callee, *site, n] for (callee, site), n in self.site_work.items()],
                 "work": self.work,
+                "page_faults": self.page_faults,
             }
         )
 
@@ -246,6 +251,7 @@ class Profile:
             lines={(file, line): LineCost(*values) for file, line, *values in data["lines"]},
             site_work={(callee, (file, line)): n for callee, file, line, n in data["site_work"]},
             work=data["work"],
+            page_faults=data["page_faults"],
         )
 
 
@@ -496,6 +502,8 @@ def profile_program(
 ) -> Profile:
     """The `Profile` of one run of `executable` under callgrind's cache simulation, cached on disk.
 
+    One native run besides counts the program's page faults.
+
     `cache` (default: this machine's caches) is simulated as `CacheConfig.simulated` rounds it. The
     cache key hashes the executable's bytes, `args`, the simulated geometry and the valgrind
     version, so a program build is simulated once, whatever process asks.
@@ -518,7 +526,11 @@ def profile_program(
     program = str(executable)
     addresses = {a for (obj, _, a, _), i in data.instructions.items() if obj == program and i.reads + i.writes}
     site_work, work = _site_work(data, executable, program)
-    profile = Profile(data.lines(_widths(executable, addresses), program), site_work, work)
+    try:
+        _, usage = run_usage(executable, args, cwd, timeout)
+    except MlgoEnvError as exc:
+        raise ProfileError(f"{executable} failed when run natively: {exc}") from exc
+    profile = Profile(data.lines(_widths(executable, addresses), program), site_work, work, usage.ru_minflt)
     if simulated.mid is not None:  # the same run with the middle level as the last one
         mid = _simulate(executable, args, cwd, simulated.valgrind_args(last=simulated.mid), timeout).lines()
         for line, cost in profile.lines.items():

@@ -111,7 +111,8 @@ def doctor() -> None:
         levels = ", ".join(f"L{level} {cost.latency:.0f}" for level, cost in costs.levels)
         console.print(
             f"load latency, cycles (measured once per machine; what perf_model charges a miss): {levels}, "
-            f"memory {costs.memory.latency:.0f}; a swept line from memory {costs.memory.stream:.1f}"
+            f"memory {costs.memory.latency:.0f}; a swept line from memory {costs.memory.stream:.1f}; "
+            f"a page fault {costs.page_fault:.0f}"
         )
         told = load_latency.data_caches()[-1].size
         held = costs.effective_last_level(told)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import resource
 import signal
 import subprocess
 import tempfile
@@ -47,6 +48,7 @@ __all__ = [
     "Timing",
     "compare_groups",
     "run_once",
+    "run_usage",
     "time_variants",
 ]
 
@@ -265,7 +267,24 @@ def run_once(
     timeout: float = 300.0,
     expected_output: str | None = None,
 ) -> tuple[float, float]:
-    """Wall and CPU seconds of one run, after checking how it ended and what it printed.
+    """Wall and CPU seconds (user + system) of one run, after checking how it ended and what it printed.
+
+    Raises:
+        ProgramFailed: the run exited non-zero, was killed by a signal, or ran past `timeout`.
+        ValidationFailed: it printed something other than `expected_output`.
+    """
+    wall, usage = run_usage(executable, args, cwd, timeout, expected_output)
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def run_usage(
+    executable: Path,
+    args: Sequence[str] = (),
+    cwd: Path | None = None,
+    timeout: float = 300.0,
+    expected_output: str | None = None,
+) -> tuple[float, resource.struct_rusage]:
+    """Wall seconds and the resource usage (CPU times, page faults) of one run, checked as `run_once` checks it.
 
     The child is reaped with ``os.wait4`` (not by `subprocess`) to get its resource usage; its
     output goes to files, so a program printing much cannot block on a full pipe.
@@ -309,7 +328,7 @@ def run_once(
             f"{executable} printed {len(printed)} characters that differ from its reference "
             f"output ({len(expected_output)} characters); the compiled program is wrong"
         )
-    return wall, usage.ru_utime + usage.ru_stime
+    return wall, usage
 
 
 def time_variants(

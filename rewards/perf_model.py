@@ -1,6 +1,6 @@
 """A performance model: block throughput plus the time the program's data misses cost.
 
-    cycles = Σ_b count(b)·cost(b) + stall / MLP + stream
+    cycles = Σ_b count(b)·cost(b) + stall / MLP + stream + faults·fault
 
 over the machine basic blocks b of the compiled module: cost(b) is llvm-mca's cycles per iteration
 (`mlgo_env.mca`) for the hottest blocks that hold 99.9% of Σ count × instructions (``coverage``;
@@ -16,7 +16,9 @@ below the last, the last level, memory) and by how the source line that missed u
 * *streamed* (the line swept its data) cost what one line of a sequential sweep from that level
   costs once the prefetchers see it coming: ``stream``.
 
-Both costs are asked of the machine, not assumed: `mlgo_env.load_latency` measures a pointer
+and each page the program touches first costs a minor page fault (``faults``, counted in one
+native run of the program; ``fault`` the kernel's cycles to map and zero a page and give it back).
+All costs are asked of the machine, not assumed: `mlgo_env.load_latency` measures a pointer
 chase and a sweep at each level of this host's hierarchy, once per machine. On this Zen 4 VM a
 random load from a working set of half the L3 costs 520 cycles, near memory's 690 (the L3 a VM
 sees is not the chip's), and a swept line from memory 10.
@@ -176,6 +178,10 @@ class PerfBreakdown(NamedTuple):
     """What the streamed misses cost: each one a line of a sweep from the level that served it."""
     miss_cycles: float
     """stall_cycles / MLP + stream_cycles."""
+    page_faults: int
+    """Minor page faults of the program's native run (the profile's, as `llc_misses`)."""
+    fault_cycles: float
+    """page_faults × the cycles of one (`MissCosts.page_fault`): system time a variant cannot change."""
     mcpu: str
     """The CPU llvm-mca modelled."""
     blocks_modelled: int
@@ -189,8 +195,8 @@ class PerfBreakdown(NamedTuple):
 
     @property
     def cycles(self) -> float:
-        """The predicted cost: throughput plus miss cycles."""
-        return self.throughput_cycles + self.miss_cycles
+        """The predicted cost: throughput plus miss and page-fault cycles."""
+        return self.throughput_cycles + self.miss_cycles + self.fault_cycles
 
     def record(self) -> dict[str, Any]:
         """The parts and the total as JSON values (what ``module.extra["perf_model"]`` holds)."""
@@ -333,13 +339,15 @@ def map_profile(
     return VariantCounts(counts, Misses(*random), Misses(*streamed))
 
 
-_COST = r"(\d{1,6}(?:\.\d{1,3})?)/(\d{1,6}(?:\.\d{1,3})?)"
-MISS_COSTS_SPEC = rf"mid={_COST} last={_COST} memory={_COST}"
-"""How `MissCosts.spec` writes the costs: ``mid=LATENCY/SWEEP last=... memory=...``, in cycles."""
+_CYCLES = r"(\d{1,7}(?:\.\d{1,3})?)"
+_COST = rf"{_CYCLES}/{_CYCLES}"
+MISS_COSTS_SPEC = rf"mid={_COST} last={_COST} memory={_COST}(?: fault={_CYCLES})?"
+"""How `MissCosts.spec` writes the costs: ``mid=LATENCY/SWEEP last=... memory=... fault=CYCLES``, in cycles
+(without ``fault``, page faults cost nothing)."""
 
 
 class MissCosts(NamedTuple):
-    """Cycles a data miss adds over a first-level hit, by the level that serves it (random, streamed)."""
+    """Cycles a data miss adds over a first-level hit, by the level that serves it; a page fault's cycles."""
 
     mid: LevelCost
     """Served by the level below the last (the L2 under an L3)."""
@@ -347,10 +355,15 @@ class MissCosts(NamedTuple):
     """Served by the last level."""
     memory: LevelCost
     """Served by memory: a last-level miss."""
+    page_fault: float = 0.0
+    """A minor page fault (`mlgo_env.load_latency.LoadLatencies.page_fault`)."""
 
     def spec(self) -> str:
         """The costs as text (`parse` reads them back): how they travel with the reward's options."""
-        return " ".join(f"{name}={c.latency:.3f}/{c.stream:.3f}" for name, c in zip(self._fields, self, strict=True))
+        levels = (("mid", self.mid), ("last", self.last), ("memory", self.memory))
+        return (
+            " ".join(f"{name}={c.latency:.3f}/{c.stream:.3f}" for name, c in levels) + f" fault={self.page_fault:.3f}"
+        )
 
     @classmethod
     def parse(cls, spec: str) -> MissCosts:
@@ -361,9 +374,11 @@ class MissCosts(NamedTuple):
         """
         match = re.fullmatch(MISS_COSTS_SPEC, spec.strip())
         if match is None:
-            raise ValueError(f"miss costs {spec!r} are not written as 'mid=LATENCY/SWEEP last=... memory=...'")
-        n = [float(group) for group in match.groups()]
-        return cls(LevelCost(n[0], n[1]), LevelCost(n[2], n[3]), LevelCost(n[4], n[5]))
+            raise ValueError(
+                f"miss costs {spec!r} are not written as 'mid=LATENCY/SWEEP last=... memory=... fault=CYCLES'"
+            )
+        n = [float(group or 0) for group in match.groups()]
+        return cls(LevelCost(n[0], n[1]), LevelCost(n[2], n[3]), LevelCost(n[4], n[5]), n[6])
 
     def cycles(self, counts: VariantCounts, has_mid: bool) -> tuple[float, float]:
         """What first-level misses cost, by the level that served them.
@@ -517,7 +532,8 @@ class PerfModelReward(TargetCpuReward):
         """Extra cycles of a data miss per level: measured for this machine's own caches.
 
         Other caches have no machine to ask: only their last level's misses count, at the target's
-        table figure (`miss_latency`), streamed or not. `latency` replaces a memory access's latency.
+        table figure (`miss_latency`), streamed or not, and page faults cost nothing. `latency`
+        replaces a memory access's latency.
         """
         if not measured:
             logger.warning("perf_model costs only last-level misses on caches it cannot measure: %s", self.cache.spec())
@@ -534,6 +550,7 @@ class PerfModelReward(TargetCpuReward):
             mid=extra(costs.at(self.cache.mid.level)) if self.cache.mid is not None else LevelCost(0.0, 0.0),
             last=extra(costs.at(self.cache.ll.level)),
             memory=memory if latency is None else memory._replace(latency=latency),
+            page_fault=costs.page_fault,
         )
 
     def use_profile(self, module: CompiledModule) -> Profile:
@@ -582,6 +599,8 @@ class PerfModelReward(TargetCpuReward):
             stall_cycles=stall,
             stream_cycles=stream,
             miss_cycles=stall / self.mlp + stream,
+            page_faults=profile.page_faults,
+            fault_cycles=profile.page_faults * self.miss_costs.page_fault,
             mcpu=self.mcpu,
             blocks_modelled=len(hot),
             blocks_estimated=len(cold),
@@ -637,7 +656,7 @@ class PerfSample(NamedTuple):
     """One compiled variant: the model's two terms (`PerfBreakdown`) and its measured runtime."""
 
     throughput_cycles: float
-    """Throughput and streamed misses (`PerfBreakdown.stream_cycles`): what MLP does not divide."""
+    """Throughput, streamed misses and page faults (`PerfBreakdown`): what MLP does not divide."""
     stall_cycles: float
     runtime_s: float
 

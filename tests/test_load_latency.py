@@ -28,6 +28,8 @@ def test_every_data_cache_is_measured_and_memory_is_slowest(monkeypatch: pytest.
     assert measured.memory.latency >= max(cost.latency for _, cost in measured.levels) * 0.9
     # a sweep the prefetchers follow costs less per line than a chase through the same memory
     assert measured.memory.stream < measured.memory.latency and measured.memory.stream > l1.stream
+    # a page fault zeroes a page: dearer than sweeping its lines from the first level
+    assert measured.page_fault > (4096 // measured.line_size) * l1.stream
     with pytest.raises(KeyError, match="L9"):
         measured.at(9)
     caches = load_latency.data_caches()  # the last level holds at least its own working set

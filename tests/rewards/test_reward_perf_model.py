@@ -26,10 +26,12 @@ from mlgo_env.callgrind import (
     valgrind_geometry,
 )
 from mlgo_env.dwarf import InlineSites, SourceLines
+from mlgo_env.load_latency import LevelCost
 from mlgo_env.machine import CacheLevel
 from mlgo_env.x86 import decode
 from rewards.perf_model import (
     FALLBACK_LATENCY,
+    MissCosts,
     PerfModelReward,
     PerfSample,
     fit_perf_model,
@@ -200,6 +202,12 @@ def test_the_target_is_resolved_once_and_travels(monkeypatch: pytest.MonkeyPatch
     assert rewards.get("perf_model").mcpu == "sapphirerapids"  # type: ignore[attr-defined]
 
 
+def test_miss_costs_travel_as_text_with_or_without_page_faults() -> None:
+    costs = MissCosts(LevelCost(1.0, 2.0), LevelCost(3.0, 4.0), LevelCost(5.0, 6.0), 7.5)
+    assert MissCosts.parse(costs.spec()) == costs
+    assert MissCosts.parse("mid=1/2 last=3/4 memory=5/6") == costs._replace(page_fault=0.0)  # an older spec
+
+
 def test_latency_is_the_target_cpus() -> None:
     for mcpu in ("znver1", "skylake"):
         expected = machine.microarchitecture(mcpu).llc_miss_cycles  # type: ignore[union-attr]
@@ -258,6 +266,10 @@ def test_streaming_64_mib_misses_the_llc_far_more_than_16_kib(compile_c, toolcha
     assert large["stall_cycles"] > 0 and large["stream_cycles"] > 0  # type: ignore[index,operator]  # sparse reads, dense writes
     assert spent > 100 * (small["stall_cycles"] + small["stream_cycles"])  # type: ignore[index,operator]
     assert large["miss_cycles"] == pytest.approx(large["stall_cycles"] / 4 + large["stream_cycles"])  # type: ignore[index,operator]
+    # the array's pages are touched first once each: faults counted natively, at this machine's cost
+    assert large["page_faults"] > small["page_faults"]  # type: ignore[index,operator]
+    assert large["fault_cycles"] == pytest.approx(large["page_faults"] * costs.page_fault)  # type: ignore[index,operator]
+    assert costs.page_fault == measured.page_fault > 0
     # 2 sweeps of n/8 loads: the hot loop's count comes from the profile, not LLVM's guess.
     assert large["throughput_cycles"] > 1000 * small["throughput_cycles"] / 2  # type: ignore[index]
 
