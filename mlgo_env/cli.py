@@ -192,6 +192,50 @@ def corpus_fetch(
     console.print(f"wrote {report.modules} modules to {output} (report: {output / 'fetch_report.json'})")
 
 
+@corpus_app.command("link")
+def corpus_link(
+    corpus: Annotated[Path, typer.Argument(help="a corpus that corpus build or corpus fetch made")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="whole-program corpus directory to write")],
+    root: Annotated[
+        list[Path] | None,
+        typer.Option(help="build tree holding the executables (repeatable; default: a fetched corpus's packages)"),
+    ] = None,
+    name: Annotated[str, typer.Option(help="corpus name (benchmark://NAME/...)")] = "whole-program-v0",
+    llvm_version: Annotated[int | None, typer.Option(help="LLVM version")] = None,
+) -> None:
+    """Make a whole-program corpus: one module per executable of the build, its sources linked and internalized.
+
+    The sources of each executable come from its DWARF (build with -g); every symbol but main is
+    internalized, as in an LTO build. Executables left out are listed (also in DIR/link_report.json).
+    """
+    from mlgo_env.debian import package_trees
+    from mlgo_env.errors import CorpusError
+    from mlgo_env.toolchain import get_toolchain
+    from mlgo_env.whole_program import link_programs
+
+    roots = root or package_trees(corpus)
+    if not roots:
+        console.print(f"[red]{corpus} is not a fetched corpus: say where the build is with --root DIR")
+        raise typer.Exit(2)
+    try:
+        report = link_programs(corpus, roots, output, get_toolchain(llvm_version), name=name, progress=True)
+    except CorpusError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(1) from None
+    if report.failed:
+        table = Table(title=f"{len(report.failed)} executables left out")
+        table.add_column("executable", overflow="fold")
+        table.add_column("cause")
+        for path, cause in sorted(report.failed.items()):
+            table.add_row(path, cause)
+        console.print(table)
+    incomplete = sum(1 for p in report.programs if p.missing)
+    console.print(
+        f"wrote {len(report.programs)} program modules to {output} ({incomplete} lack sources the corpus has not; "
+        f"{len(report.duplicates)} executables were copies; report: {output / 'link_report.json'})"
+    )
+
+
 @corpus_app.command("list")
 def corpus_list(
     corpus: Annotated[Path | None, typer.Argument(help="corpus directory (default: bundled)")] = None,

@@ -39,6 +39,7 @@ __all__ = [
     "build_from_compile_commands",
     "CorpusBuild",
     "default_corpus",
+    "module_names",
 ]
 
 BUNDLED_PROGRAMS = Path(__file__).resolve().parent.parent / "benchmarks" / "programs"
@@ -283,7 +284,7 @@ def build_from_compile_commands(
 
     Each entry is compiled in its own ``directory`` with its own options. An entry that fails
     (a compiler error, a timeout, not a compile) is left out and reported, and the rest becomes a
-    valid corpus; ``build_report.json`` in `output` records both. Modules are named by their
+    valid corpus; ``build_report.json`` in `output` records both, and each module's source. Modules are named by their
     source path relative to `root` (default: the sources' common folder; ``src/lapi``), made unique; a source
     compiled twice (libtool's PIC and non-PIC builds) becomes one module. A module whose bitcode
     and options are already in `output` is kept, so an interrupted build resumes.
@@ -301,7 +302,7 @@ def build_from_compile_commands(
             duplicates[str(job.source)] = str(jobs_by_source[job.source].source)
         else:
             jobs_by_source[job.source] = job
-    names = _module_names(list(jobs_by_source), root)
+    names = module_names(list(jobs_by_source), root)
     output.mkdir(parents=True, exist_ok=True)
 
     def build_one(job: CompileJob) -> tuple[CompileJob, str | None]:
@@ -333,7 +334,8 @@ def build_from_compile_commands(
                 modules.append(names[job.source])
             else:
                 failed[str(job.source)] = error
-    report = {"modules": len(modules), "failed": failed, "duplicates": duplicates}
+    sources = {names[job.source]: str(job.source) for job in jobs_by_source.values() if names[job.source] in modules}
+    report = {"modules": len(modules), "failed": failed, "duplicates": duplicates, "sources": sources}
     (output / "build_report.json").write_text(json.dumps(report, indent=1))
     if not modules:
         raise CorpusError(f"no entry of {database} compiled ({len(failed)} failed); see {output / 'build_report.json'}")
@@ -342,7 +344,7 @@ def build_from_compile_commands(
     return CorpusBuild(Corpus.load(output, name), failed, duplicates)
 
 
-def _module_names(sources: list[Path], root: Path | None = None) -> dict[Path, str]:
+def module_names(sources: list[Path], root: Path | None = None) -> dict[Path, str]:
     """Readable, unique module names: each source's path below `root` (default: their common folder), no suffix."""
     if not sources:
         return {}

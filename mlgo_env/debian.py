@@ -39,6 +39,7 @@ __all__ = [
     "deb_src_entry",
     "ensure_deb_src",
     "fetch_corpus",
+    "package_trees",
 ]
 
 APT_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
@@ -350,6 +351,16 @@ def fetch_corpus(
     _make_corpus(built, output, toolchain, name, jobs, progress, report)
     _write_report(output, report)
     return report
+
+
+def package_trees(output: Path) -> list[Path]:
+    """The unpacked source trees of the packages a fetch into `output` built (where their programs are)."""
+    trees = []
+    for mark in sorted((output / "sources").glob(f"*/{_FETCHED_MARK}")):
+        tree = mark.parent / mark.read_text().strip()
+        if (mark.parent / _BUILT_MARK).is_file() and tree.is_dir():
+            trees.append(tree)
+    return trees
 
 
 def _make_corpus(

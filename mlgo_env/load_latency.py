@@ -8,7 +8,10 @@ level, and doublings in between (from `mlgo_env.machine`), two ways:
   of cache lines, so each costs the full latency of the level its working set lives in (and the
   TLB misses of that working set);
 * a sequential sweep, one load per cache line: what a line costs when the hardware prefetchers
-  see the stream coming (its throughput, not its latency).
+  see the stream coming (its throughput, not its latency);
+* independent random reads, each address from a random number generator: what a load costs when
+  the core overlaps as many misses as it can (a loop of scattered loads whose addresses do not
+  come from the loads before).
 
 Cycles come from the same run: a chain of dependent adds, one cycle each, timed beside them. The
 probe also times the first touch of fresh pages (mapped, touched, unmapped): what a minor page
@@ -109,6 +112,26 @@ static double stream_ns(long bytes, long line, long lines) {
   return ns;
 }
 
+/* Nanoseconds per load of independent random reads of `bytes`: each address comes from a random
+   number generator, not from memory, so the core overlaps as many misses as it can keep in flight
+   (what a loop of independent scattered loads sees). */
+static double random_ns(long bytes, long loads) {
+  long n = bytes / (long)sizeof(long);
+  long *a = malloc(bytes);
+  unsigned long x = 12345, sum = 0;
+  for (long i = 0; i < n; i++) a[i] = i;
+  for (long i = 0; i < n; i++) sum += a[i];
+  double start = now();
+  for (long k = 0; k < loads; k++) {
+    x = x * 6364136223846793005UL + 1442695040888963407UL;
+    sum += a[(unsigned long)(((unsigned __int128)(x >> 32) * (unsigned long)n) >> 32)];
+  }
+  double ns = (now() - start) * 1e9 / loads;
+  if (sum == 42) puts("");
+  free(a);
+  return ns;
+}
+
 /* Nanoseconds per minor page fault of fresh anonymous memory: touched first, then unmapped (a
    program's heap is given back at exit), over the faults getrusage counts (a huge page is one). */
 static double fault_ns(long bytes) {
@@ -129,15 +152,16 @@ static double fault_ns(long bytes) {
 int main(int argc, char **argv) {
   long line = atol(argv[1]), loads = atol(argv[2]), adds = atol(argv[3]);
   for (int k = 4; k < argc; k++) {
-    double chase = 1e30, stream = 1e30, clock = 1e30;
+    double chase = 1e30, stream = 1e30, scattered = 1e30, clock = 1e30;
     for (int round = 0; round < 3; round++) { /* fastest of three: the machine at its quietest */
       double ns = chase_ns(atol(argv[k]), line, loads), sweep = stream_ns(atol(argv[k]), line, 4 * loads);
-      double cycle = cycle_ns(adds);
+      double independent = random_ns(atol(argv[k]), loads), cycle = cycle_ns(adds);
       if (ns < chase) chase = ns;
       if (sweep < stream) stream = sweep;
+      if (independent < scattered) scattered = independent;
       if (cycle < clock) clock = cycle;
     }
-    printf("%s %.3f %.3f\n", argv[k], chase / clock, stream / clock);
+    printf("%s %.3f %.3f %.3f\n", argv[k], chase / clock, stream / clock, scattered / clock);
   }
   double fault = 1e30, clock = 1e30;
   for (int round = 0; round < 3; round++) {
@@ -167,6 +191,9 @@ class LevelCost(NamedTuple):
     """A dependent load (pointer chase): what a miss costs when nothing hides it."""
     stream: float
     """One line of a sequential sweep: what a miss costs when the prefetchers see it coming."""
+    overlapped: float | None = None
+    """One of many independent random loads (addresses not loaded from memory): what a miss costs
+    when the core keeps several in flight. None: not measured."""
 
 
 @dataclass(frozen=True)
@@ -307,4 +334,4 @@ def _run_probe(toolchain: Toolchain, line: int, sizes: list[int]) -> tuple[list[
     if run.returncode != 0:
         raise LoadLatencyError(f"the latency probe failed ({run.returncode}): {run.stderr[-2000:]}")
     *rows, (_, fault) = [row.split() for row in run.stdout.split("\n") if row.strip()]
-    return [LevelCost(float(chase), float(stream)) for _, chase, stream in rows], float(fault)
+    return [LevelCost(*map(float, costs)) for _, *costs in rows], float(fault)

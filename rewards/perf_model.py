@@ -1,6 +1,6 @@
 """A performance model: block throughput plus the time the program's data misses cost.
 
-    cycles = Σ_b count(b)·cost(b) + stall / MLP + stream + faults·fault
+    cycles = Σ_b count(b)·cost(b) + scattered + stream + faults·fault
 
 over the machine basic blocks b of the compiled module: cost(b) is llvm-mca's cycles per iteration
 (`mlgo_env.mca`) for the hottest blocks that hold 99.9% of Σ count × instructions (``coverage``;
@@ -11,8 +11,9 @@ b runs. The module's first-level data misses are split by the level that served 
 below the last, the last level, memory) and by how the source line that missed used its lines:
 
 * *random* (each missed line gave the line less than half of its bytes: a pointer chase, a hash
-  table, a scattered read) cost that level's extra latency over a first-level hit, and overlap by
-  MLP: ``stall``;
+  table, a scattered read) cost what one of many independent random loads from that level costs
+  over a first-level hit, as the core overlaps them: ``scattered`` (with ``mlp`` given instead:
+  that level's extra latency, ``stall``, divided by it);
 * *streamed* (the line swept its data) cost what one line of a sequential sweep from that level
   costs once the prefetchers see it coming: ``stream``.
 
@@ -68,8 +69,11 @@ located by its DWARF line and the inlining chain that put it there (`mlgo_env.dw
     fits the L1, had no last-level misses at all and was predicted 1.25×;
   - every level's misses at this machine's measured latencies: the working set ranked right
     (τ 1.00), concordance 1.00; but stencil2d's swept misses cost 8× its whole runtime;
-  - random misses at their latency / MLP, swept ones at a sweep's cost (this): stencil2d's misses
-    within 2× of what it spends waiting.
+  - random misses at their latency / MLP, swept ones at a sweep's cost: stencil2d's misses
+    within 2× of what it spends waiting; but on a Golden Cove guest a working set of 8 MiB (in the
+    L3) was predicted 3.5× slower than one in the L1 and measured 1.5×: its loads are independent,
+    and the core keeps far more than 4 in flight;
+  - random misses at what independent random loads from their level cost on this machine (this).
 
   So what moves the miss terms is the input (a working set that leaves a cache: one profile per
   input) and the target's caches; between compiler variants of one input they are a constant that
@@ -78,7 +82,8 @@ located by its DWARF line and the inlining chain that put it there (`mlgo_env.dw
 With ``frequencies="static"`` count(b) is instead LLVM's static block-frequency estimate (entry
 block = 1 per function), which ignores how often each function runs.
 
-MLP divides the random misses' stall; `fit_perf_model` fits it to measured runtimes.
+With ``mlp`` given, it divides the random misses' stall instead; `fit_perf_model` fits one to
+measured runtimes.
 """
 
 from __future__ import annotations
@@ -132,7 +137,7 @@ FALLBACK_LATENCY = 300.0
 """Core cycles of one last-level-cache miss on a CPU `mlgo_env.machine` has no figure for: a DRAM
 access of ~80–100 ns at 3–4 GHz. A guess, announced with a warning; `fit_perf_model` refits it."""
 DEFAULT_MLP = 4.0
-"""Misses in flight at once; only latency / MLP matters, refit it with `fit_perf_model`."""
+"""Misses in flight at once where nothing measured the overlap (caches of another machine)."""
 
 _MAX_SCALE = 64.0  # the most a copy's counts are scaled to conserve its bytes (vector width x unroll)
 
@@ -176,8 +181,10 @@ class PerfBreakdown(NamedTuple):
     served it (`PerfModelReward.miss_costs`)."""
     stream_cycles: float
     """What the streamed misses cost: each one a line of a sweep from the level that served it."""
+    scattered_cycles: float
+    """What the random misses cost as independent loads overlap on this machine (`LevelCost.overlapped`)."""
     miss_cycles: float
-    """stall_cycles / MLP + stream_cycles."""
+    """scattered_cycles (stall_cycles / MLP where an MLP is given) + stream_cycles."""
     page_faults: int
     """Minor page faults of the program's native run (the profile's, as `llc_misses`)."""
     fault_cycles: float
@@ -340,10 +347,10 @@ def map_profile(
 
 
 _CYCLES = r"(\d{1,7}(?:\.\d{1,3})?)"
-_COST = rf"{_CYCLES}/{_CYCLES}"
+_COST = rf"{_CYCLES}/{_CYCLES}(?:/{_CYCLES})?"
 MISS_COSTS_SPEC = rf"mid={_COST} last={_COST} memory={_COST}(?: fault={_CYCLES})?"
-"""How `MissCosts.spec` writes the costs: ``mid=LATENCY/SWEEP last=... memory=... fault=CYCLES``, in cycles
-(without ``fault``, page faults cost nothing)."""
+"""How `MissCosts.spec` writes the costs: ``mid=LATENCY/SWEEP/OVERLAPPED last=... memory=... fault=CYCLES``,
+in cycles (without OVERLAPPED, a level's latency / `DEFAULT_MLP`; without ``fault``, page faults cost nothing)."""
 
 
 class MissCosts(NamedTuple):
@@ -361,9 +368,11 @@ class MissCosts(NamedTuple):
     def spec(self) -> str:
         """The costs as text (`parse` reads them back): how they travel with the reward's options."""
         levels = (("mid", self.mid), ("last", self.last), ("memory", self.memory))
-        return (
-            " ".join(f"{name}={c.latency:.3f}/{c.stream:.3f}" for name, c in levels) + f" fault={self.page_fault:.3f}"
+        written = " ".join(
+            f"{name}={c.latency:.3f}/{c.stream:.3f}" + ("" if c.overlapped is None else f"/{c.overlapped:.3f}")
+            for name, c in levels
         )
+        return f"{written} fault={self.page_fault:.3f}"
 
     @classmethod
     def parse(cls, spec: str) -> MissCosts:
@@ -377,14 +386,17 @@ class MissCosts(NamedTuple):
             raise ValueError(
                 f"miss costs {spec!r} are not written as 'mid=LATENCY/SWEEP last=... memory=... fault=CYCLES'"
             )
-        n = [float(group or 0) for group in match.groups()]
-        return cls(LevelCost(n[0], n[1]), LevelCost(n[2], n[3]), LevelCost(n[4], n[5]), n[6])
+        n = [None if group is None else float(group) for group in match.groups()]
+        mid, last, memory = (LevelCost(n[k] or 0.0, n[k + 1] or 0.0, n[k + 2]) for k in (0, 3, 6))
+        return cls(mid, last, memory, n[9] or 0.0)
 
-    def cycles(self, counts: VariantCounts, has_mid: bool) -> tuple[float, float]:
+    def cycles(self, counts: VariantCounts, has_mid: bool) -> tuple[float, float, float]:
         """What first-level misses cost, by the level that served them.
 
         Returns:
-            random misses at their latency, without overlap; streamed ones at a sweep's cost per line.
+            random misses at their latency, without overlap; random misses as overlapped
+            independent loads (a level not measured so: its latency / `DEFAULT_MLP`); streamed
+            misses at a sweep's cost per line.
         """
 
         def served(misses: Misses, cost: Callable[[LevelCost], float]) -> float:
@@ -393,7 +405,14 @@ class MissCosts(NamedTuple):
             served_last = max(beyond_mid - misses.llc, 0.0)
             return served_mid * cost(self.mid) + served_last * cost(self.last) + misses.llc * cost(self.memory)
 
-        return served(counts.random, lambda c: c.latency), served(counts.streamed, lambda c: c.stream)
+        def overlapped(cost: LevelCost) -> float:
+            return cost.latency / DEFAULT_MLP if cost.overlapped is None else cost.overlapped
+
+        return (
+            served(counts.random, lambda c: c.latency),
+            served(counts.random, overlapped),
+            served(counts.streamed, lambda c: c.stream),
+        )
 
 
 def hot_blocks(sizes: np.ndarray, counts: np.ndarray, coverage: float) -> tuple[np.ndarray, np.ndarray]:
@@ -421,7 +440,8 @@ class PerfModelReward(TargetCpuReward):
         latency: core cycles of one last-level-cache miss, over a first-level hit; None: measured
             on this machine where the caches are its own (`mlgo_env.load_latency`), else the
             target's (`miss_latency`).
-        mlp: memory-level parallelism (misses overlapping).
+        mlp: memory-level parallelism: random misses cost their latency over this; None: what
+            independent random loads from their level cost on this machine.
         frequencies: ``"profile"`` (dynamic counts from the cache simulation) or ``"static"``
             (LLVM's per-function block-frequency estimates).
         blocks: what costs a block: ``"mca"`` (llvm-mca) or ``"learned"`` (the shipped fast
@@ -469,7 +489,7 @@ class PerfModelReward(TargetCpuReward):
     def __init__(
         self,
         latency: float | None = None,
-        mlp: float = DEFAULT_MLP,
+        mlp: float | None = None,
         frequencies: Literal["profile", "static"] = "profile",
         blocks: Literal["mca", "learned"] = "mca",
         coverage: float = DEFAULT_COVERAGE,
@@ -492,7 +512,7 @@ class PerfModelReward(TargetCpuReward):
         self.block_cache = block_cache
         if blocks == "learned":
             shipped_model(self.mcpu)  # raises NoModelForCpu now, not at the first episode
-        if latency is not None and latency < 0 or mlp <= 0:
+        if latency is not None and latency < 0 or mlp is not None and mlp <= 0:
             raise ValueError(f"need latency >= 0 and mlp > 0, got latency={latency}, mlp={mlp}")
         self.mlp = mlp
         self.frequencies = frequencies
@@ -543,11 +563,14 @@ class PerfModelReward(TargetCpuReward):
         l1 = costs.at(1)
 
         def extra(cost: LevelCost) -> LevelCost:
-            return LevelCost(max(cost.latency - l1.latency, 0.0), max(cost.stream - l1.stream, 0.0))
+            overlapped = None
+            if cost.overlapped is not None and l1.overlapped is not None:
+                overlapped = max(cost.overlapped - l1.overlapped, 0.0)
+            return LevelCost(max(cost.latency - l1.latency, 0.0), max(cost.stream - l1.stream, 0.0), overlapped)
 
         memory = extra(costs.memory)
         return MissCosts(
-            mid=extra(costs.at(self.cache.mid.level)) if self.cache.mid is not None else LevelCost(0.0, 0.0),
+            mid=extra(costs.at(self.cache.mid.level)) if self.cache.mid is not None else LevelCost(0.0, 0.0, 0.0),
             last=extra(costs.at(self.cache.ll.level)),
             memory=memory if latency is None else memory._replace(latency=latency),
             page_fault=costs.page_fault,
@@ -589,7 +612,7 @@ class PerfModelReward(TargetCpuReward):
         if len(cold):  # the modelled blocks' cycles per instruction, weighted as they run
             per_instruction = np.dot(counts[hot], costs[hot]) / max(float(np.dot(counts[hot], size[hot])), 1e-300)
             costs[cold] = size[cold] * (per_instruction if per_instruction > 0 else 1.0)
-        stall, stream = self.miss_costs.cycles(mapped, has_mid=self.cache.mid is not None)
+        stall, scattered, stream = self.miss_costs.cycles(mapped, has_mid=self.cache.mid is not None)
         return PerfBreakdown(
             throughput_cycles=float(np.dot(counts, costs)),
             llc_misses=mapped.misses,
@@ -598,7 +621,8 @@ class PerfModelReward(TargetCpuReward):
             streamed_share=mapped.streamed.d1 / max(mapped.random.d1 + mapped.streamed.d1, 1.0),
             stall_cycles=stall,
             stream_cycles=stream,
-            miss_cycles=stall / self.mlp + stream,
+            scattered_cycles=scattered,
+            miss_cycles=(scattered if self.mlp is None else stall / self.mlp) + stream,
             page_faults=profile.page_faults,
             fault_cycles=profile.page_faults * self.miss_costs.page_fault,
             mcpu=self.mcpu,

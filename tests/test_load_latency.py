@@ -28,6 +28,9 @@ def test_every_data_cache_is_measured_and_memory_is_slowest(monkeypatch: pytest.
     assert measured.memory.latency >= max(cost.latency for _, cost in measured.levels) * 0.9
     # a sweep the prefetchers follow costs less per line than a chase through the same memory
     assert measured.memory.stream < measured.memory.latency and measured.memory.stream > l1.stream
+    # independent random loads overlap: from memory each costs far less than a dependent one
+    assert all(cost.overlapped is not None for _, cost in measured.levels)
+    assert measured.memory.overlapped is not None and measured.memory.overlapped < measured.memory.latency / 2
     # a page fault zeroes a page: dearer than sweeping its lines from the first level
     assert measured.page_fault > (4096 // measured.line_size) * l1.stream
     with pytest.raises(KeyError, match="L9"):
