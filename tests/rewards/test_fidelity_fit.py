@@ -24,7 +24,7 @@ CYCLE_S = 1e-9
 def _program(name: str, terms: list[tuple[float, float]], stall_share: float = STALL_SHARE) -> Any:
     """A program whose variants run exactly throughput + `stall_share` × stall cycles."""
     seconds = {f"v{k}": CYCLE_S * (t + stall_share * m) for k, (t, m) in enumerate(terms)}
-    parts = [{"throughput_cycles": t, "stream_cycles": 0.0, "stall_cycles": m} for t, m in terms]
+    parts = [{"throughput_cycles": t, "stream_cycles": 0.0, "fault_cycles": 0.0, "stall_cycles": m} for t, m in terms]
     variants = [fidelity.Variant(f"v{k}", SimpleNamespace(extra={"perf_model": p}), 1.0) for k, p in enumerate(parts)]
     timing = SimpleNamespace(seconds=seconds.__getitem__)
     return fidelity.ProgramResult(name, False, variants, timing, 0.0, [])
