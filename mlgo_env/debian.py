@@ -39,6 +39,7 @@ __all__ = [
     "deb_src_entry",
     "ensure_deb_src",
     "fetch_corpus",
+    "only_signatures_missing",
     "package_trees",
 ]
 
@@ -67,6 +68,8 @@ class PackageResult:
     version: str = ""
     modules: int = 0
     seconds: float = 0.0
+    note: str = ""
+    """What was done differently from a plain fetch and build, and why."""
 
 
 @dataclass
@@ -86,13 +89,13 @@ class FetchReport:
         }
 
     def table(self) -> Table:
-        """One row per package: status, version, modules, seconds, cause."""
+        """One row per package: status, version, modules, seconds, cause of a failure or note."""
         table = Table(title=f"corpus fetch: {self.modules} modules")
-        for column in ("package", "status", "version", "modules", "seconds", "cause"):
+        for column in ("package", "status", "version", "modules", "seconds", "cause or note"):
             table.add_column(column, overflow="fold")
         for p in sorted(self.packages, key=lambda p: p.package):
             status = "[green]built" if p.status == "built" else "[red]failed"
-            table.add_row(p.package, status, p.version, str(p.modules), f"{p.seconds:.0f}", p.reason)
+            table.add_row(p.package, status, p.version, str(p.modules), f"{p.seconds:.0f}", p.reason or p.note)
         return table
 
 
@@ -171,6 +174,15 @@ def _run(
         return subprocess.CompletedProcess(command, 124, f"error: timed out after {timeout:.0f} s")
 
 
+def only_signatures_missing(log: str) -> bool:
+    """Whether every file ``apt-get source`` failed to fetch (its log: `log`) is an upstream signature (``.asc``).
+
+    Some mirrors lack them; the tarballs and the ``.dsc`` apt did fetch are checked against its signed index.
+    """
+    failed = re.findall(r"^E: Failed to fetch (\S+://\S+)", log, re.MULTILINE)
+    return bool(failed) and all(url.endswith(".asc") for url in failed)
+
+
 def _cause(log: str) -> str:
     """The line of a tool's output that says why it failed: the last error line, else the last line."""
     lines = [line.strip() for line in log.splitlines() if line.strip()]
@@ -185,6 +197,7 @@ class _PackageBuild:
     def __init__(self, package: str, folder: Path, toolchain: Toolchain, make_jobs: int, timeout: float) -> None:
         self.package, self.folder, self.toolchain = package, folder, toolchain
         self.make_jobs, self.timeout = make_jobs, timeout
+        self.note = ""
 
     @property
     def database(self) -> Path:
@@ -199,6 +212,13 @@ class _PackageBuild:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True)
         result = _run(["apt-get", "source", "-q", self.package], timeout=_APT_TIMEOUT, cwd=self.folder)
+        dsc = next(self.folder.glob("*.dsc"), None)
+        if result.returncode != 0 and dsc is not None and only_signatures_missing(result.stdout):
+            # apt checked what it fetched against the signed index; only the upstream signature is missing
+            unpacked = _run(["dpkg-source", "-x", "--no-check", dsc.name], timeout=_APT_TIMEOUT, cwd=self.folder)
+            if unpacked.returncode == 0:
+                result = unpacked
+                self.note = "the mirror lacks the upstream signature (.asc): unpacked with dpkg-source --no-check"
         trees = [p for p in self.folder.iterdir() if (p / "debian").is_dir()]
         if result.returncode != 0 or len(trees) != 1:
             raise MlgoEnvError(f"apt-get source failed: {_cause(result.stdout)}")
@@ -292,6 +312,7 @@ class _PackageBuild:
             result.status = "built"
         except MlgoEnvError as exc:
             result.reason = str(exc)
+        result.note = self.note
 
 
 def fetch_corpus(

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from mlgo_env.corpus import Corpus
-from mlgo_env.debian import FetchReport, PackageResult, deb_src_entry, ensure_deb_src, fetch_corpus
+from mlgo_env.debian import (
+    FetchReport,
+    PackageResult,
+    deb_src_entry,
+    ensure_deb_src,
+    fetch_corpus,
+    only_signatures_missing,
+)
 from mlgo_env.errors import CorpusError
 from mlgo_env.toolchain import Toolchain
 
@@ -78,6 +85,7 @@ def test_report_has_a_row_per_package(tmp_path: Path) -> None:
     assert data["modules"] == 12 and data["added_source"] == "Types: deb-src\n"
     assert data["packages"]["lz4"] == {
         "package": "lz4", "status": "built", "reason": "", "version": "1.9.4", "modules": 12, "seconds": 3.0,
+        "note": "",
     }  # fmt: skip
     assert data["packages"]["x"]["status"] == "failed" and data["packages"]["x"]["reason"] == "boom"
     assert report.table().row_count == 2
@@ -161,3 +169,16 @@ def test_fetch_and_build_a_real_package(tmp_path: Path, toolchain: Toolchain) ->
     report = fetch_corpus(["cjson"], tmp_path / "cjson", toolchain)
     assert report.packages[0].status == "built", report.packages[0]
     assert report.modules >= 2 and len(Corpus.load(tmp_path / "cjson")) == report.modules
+
+
+def test_a_missing_upstream_signature_alone_is_not_a_failed_fetch() -> None:
+    """What apt-get source printed for mpg123 on a mirror without its .orig.tar.bz2.asc."""
+    log = (
+        "Err:3 http://deb.debian.org/debian bookworm/main mpg123 1.31.2-1+deb12u1 (asc)\n  404  Not Found\n"
+        "E: Failed to fetch http://deb.debian.org/debian/pool/main/m/mpg123/mpg123_1.31.2.orig.tar.bz2.asc  404\n"
+        "E: Failed to fetch some archives.\n"
+    )
+    assert only_signatures_missing(log)
+    tarball = "E: Failed to fetch http://deb.debian.org/debian/pool/main/m/mpg123/mpg123_1.31.2.orig.tar.bz2  404\n"
+    assert not only_signatures_missing(log + tarball)
+    assert not only_signatures_missing("E: Unable to find a source package for mlgo-no-such-package\n")
