@@ -9,7 +9,9 @@ fetch``) and the build tree it came from:
    objects and scripts are not programs);
 2. the sources each was linked from are read off its DWARF compile units (``-g`` builds, which
    Debian's are: a static library's members are there too); a relative compilation directory
-   (``-ffile-prefix-map=TREE=.``, as Debian builds) is taken relative to the build root;
+   (``-ffile-prefix-map=TREE=.``, as Debian builds) is taken relative to the build root, or, where
+   the maps moved it (a folder below the root mapped, an out-of-tree build folder), matched by
+   the one source whose path ends the same;
 3. those sources' corpus modules are linked with ``llvm-link`` and every symbol but ``main`` is
    internalized, unused ones dropped (``opt -passes=internalize,globaldce``), as a link-time
    optimiser would see the program.
@@ -136,6 +138,9 @@ def link_programs(
             "rebuild it with this version of mlgo-env corpus build (finished modules are kept)"
         )
     module_of = {Path(source): module for module, source in recorded.items() if module in corpus.modules}
+    by_name: dict[str, list[Path]] = {}
+    for source in module_of:
+        by_name.setdefault(source.name, []).append(source)
     found = [(exe, root) for root in roots for exe in executables(root)]
     names = module_names([exe for exe, _ in found])
     report = LinkReport()
@@ -151,7 +156,8 @@ def link_programs(
         except CorpusError as exc:
             report.failed[str(exe)] = str(exc)
             continue
-        modules = sorted({module_of[s] for s in sources if s in module_of})
+        found_in = {s: _module_for(s, root, module_of, by_name) for s in sources}
+        modules = sorted({m for m in found_in.values() if m is not None})
         if not modules:
             report.failed[str(exe)] = "none of its sources is in the corpus"
             continue
@@ -159,7 +165,8 @@ def link_programs(
         if key in linked_from:
             report.duplicates[str(exe)] = linked_from[key]
             continue
-        program = LinkedProgram(names[exe], str(exe), modules, sorted({str(s) for s in sources if s not in module_of}))
+        missing = sorted({str(s) for s, m in found_in.items() if m is None})
+        program = LinkedProgram(names[exe], str(exe), modules, missing)
         try:
             _link(toolchain, [corpus.benchmark(m).bitcode for m in modules], output / f"{program.module}.bc")
         except CorpusError as exc:
@@ -175,6 +182,27 @@ def link_programs(
     description = {"name": name, "has_thinlto": False, "modules": [p.module for p in report.programs]}
     (output / "corpus_description.json").write_text(json.dumps(description, indent=1))
     return report
+
+
+def _module_for(source: Path, root: Path, module_of: dict[Path, str], by_name: dict[str, list[Path]]) -> str | None:
+    """The corpus module holding `source`, or None.
+
+    A source read relative to `root` that is not there was compiled with prefix maps that moved it:
+    a map to a folder below the root (lua's ``-ffile-prefix-map=TREE/src=.``), or a source path
+    mapped apart from an out-of-tree build folder (CMake's ``obj-x86_64-linux-gnu``). Then the
+    source under the root whose path ends with the longest part of its path that one source does is it.
+    """
+    if source in module_of:
+        return module_of[source]
+    if not source.is_relative_to(root):
+        return None
+    tail = source.relative_to(root).parts
+    named = [s for s in by_name.get(source.name, []) if s.is_relative_to(root)]
+    for length in range(len(tail), 0, -1):
+        candidates = [s for s in named if s.parts[-length:] == tail[-length:]]
+        if candidates:
+            return module_of[candidates[0]] if len(candidates) == 1 else None
+    return None
 
 
 def _link(toolchain: Toolchain, inputs: list[Path], output: Path) -> None:

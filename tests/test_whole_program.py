@@ -21,6 +21,7 @@ SOURCES = {
     "app/main.c": "int helper(int);\nint main(int argc, char **argv) { (void)argv; return helper(argc); }\n",
     "app/other.c": "int helper(int);\nint generated(void);\nint main(void) { return helper(generated()); }\n",
     "app/generated.c": "int generated(void) { return 7; }\n",  # built, but not in the compilation database
+    "tool/cli.c": "int helper(int);\nint main(void) { return helper(5); }\n",  # its own folder mapped to '.'
 }
 
 
@@ -31,11 +32,12 @@ def _build(root: Path, toolchain: Toolchain) -> Path:
         source = root / relative
         source.parent.mkdir(parents=True, exist_ok=True)
         source.write_text(text)
-        arguments = [str(toolchain.clang), "-g", "-O2", f"-ffile-prefix-map={root}=.", "-c", source.name]
+        mapped = root / "tool" if relative.startswith("tool/") else root  # as lua maps TREE/src
+        arguments = [str(toolchain.clang), "-g", "-O2", f"-ffile-prefix-map={mapped}=.", "-c", source.name]
         subprocess.run([*arguments, "-o", source.with_suffix(".o").name], cwd=source.parent, check=True)
         if relative != "app/generated.c":
             entries.append({"directory": str(source.parent), "arguments": arguments, "file": source.name})
-    objects = {name: str(root / name) for name in ("lib/util.o", "app/main.o", "app/other.o", "app/generated.o")}
+    objects = {str(Path(name).with_suffix(".o")): str(root / Path(name).with_suffix(".o")) for name in SOURCES}
 
     def link(output: str, *inputs: str, shared: bool = False) -> None:
         flags = ["-shared"] if shared else []
@@ -43,6 +45,7 @@ def _build(root: Path, toolchain: Toolchain) -> Path:
 
     link("app/prog", objects["app/main.o"], objects["lib/util.o"])
     link("app/other", objects["app/other.o"], objects["lib/util.o"], objects["app/generated.o"])
+    link("tool/cli", objects["tool/cli.o"], objects["lib/util.o"])
     shutil.copy(root / "app/prog", root / "app/prog-copy")  # installed twice: one program
     link("lib/libutil.so", objects["lib/util.o"], shared=True)  # a library, not a program
     (root / "app/script").write_text("#!/bin/sh\necho hi\n")
@@ -55,13 +58,14 @@ def _build(root: Path, toolchain: Toolchain) -> Path:
 def test_each_executable_becomes_one_internalized_module(tmp_path: Path, toolchain: Toolchain) -> None:
     root = tmp_path / "project"
     database = _build(root, toolchain)
-    assert sorted(p.name for p in executables(root)) == ["other", "prog", "prog-copy"]
+    assert sorted(p.name for p in executables(root)) == ["cli", "other", "prog", "prog-copy"]
     assert sorted(linked_sources(root / "app/prog", root)) == [root / "app/main.c", root / "lib/util.c"]
 
     build_from_compile_commands(database, tmp_path / "corpus", toolchain)
     report = link_programs(tmp_path / "corpus", [root], tmp_path / "whole", toolchain)
     programs = {Path(p.executable).name: p for p in report.programs}
-    assert sorted(programs) == ["other", "prog"] and list(report.duplicates) == [str(root / "app/prog-copy")]
+    assert sorted(programs) == ["cli", "other", "prog"] and list(report.duplicates) == [str(root / "app/prog-copy")]
+    assert programs["cli"].modules == ["lib/util", "tool/cli"] and programs["cli"].missing == []
     assert programs["prog"].modules == ["app/main", "lib/util"] and programs["prog"].missing == []
     assert programs["other"].missing == [str(root / "app/generated.c")], "linked from the rest, and said"
     assert json.loads((tmp_path / "whole" / "link_report.json").read_text()) == report.to_json()
