@@ -31,9 +31,12 @@ machine, a few seconds.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import math
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -43,9 +46,18 @@ from mlgo_env.errors import MlgoEnvError
 from mlgo_env.machine import CacheLevel, host
 from mlgo_env.toolchain import Toolchain, get_toolchain
 
-__all__ = ["LevelCost", "LoadLatencies", "LoadLatencyError", "data_caches", "measure", "reach_sets", "working_sets"]
+__all__ = [
+    "LevelCost",
+    "LoadLatencies",
+    "LoadLatencyError",
+    "data_caches",
+    "interpolate",
+    "measure",
+    "reach_sets",
+    "working_sets",
+]
 
-_SCHEMA = "load-latency-v4"
+_SCHEMA = "load-latency-v5"
 _LOADS = 2_000_000
 _ADDS = 100_000_000
 
@@ -214,6 +226,15 @@ class LoadLatencies:
     """(working-set bytes, cost) of the doublings between the last level's own working set and half of it."""
     page_fault: float = 0.0
     """Cycles of a minor page fault: a page of fresh anonymous memory touched first and unmapped."""
+    memory_size: int = 0
+    """Bytes of the working set `memory` was measured in."""
+
+    def beyond(self, held: int) -> tuple[tuple[int, LevelCost], ...]:
+        """(working-set bytes, cost) of the measured working sets larger than the `held` last level, memory's last.
+
+        What a load from memory costs grows with the working set (page walks): `interpolate` it.
+        """
+        return (*((n, cost) for n, cost in self.reach if n > held), (self.memory_size, self.memory))
 
     def effective_last_level(self, size: int) -> int:
         """Bytes of the last level (`size` as the machine describes it) that this machine holds working sets in.
@@ -239,6 +260,26 @@ class LoadLatencies:
             if known == level:
                 return cycles
         raise KeyError(f"no L{level} data cache was measured (levels {[k for k, _ in self.levels]})")
+
+
+def interpolate(points: Sequence[tuple[int, LevelCost]], size: int) -> LevelCost:
+    """The cost at a working set of `size` bytes, linear in log(size) between measured `points` (ascending).
+
+    Below the first point its cost, above the last the last's. An overlapped cost unknown at either
+    neighbour is unknown (None).
+    """
+    if not points:
+        raise ValueError("no measured working sets to interpolate")
+    if size <= points[0][0]:
+        return points[0][1]
+    for (low, a), (high, b) in itertools.pairwise(points):
+        if size <= high:
+            t = math.log(size / low) / math.log(high / low) if high > low else 1.0
+            overlapped = None
+            if a.overlapped is not None and b.overlapped is not None:
+                overlapped = a.overlapped + t * (b.overlapped - a.overlapped)
+            return LevelCost(a.latency + t * (b.latency - a.latency), a.stream + t * (b.stream - a.stream), overlapped)
+    return points[-1][1]
 
 
 def data_caches() -> list[CacheLevel]:
@@ -291,11 +332,14 @@ def measure(toolchain: Toolchain | None = None, refresh: bool = False) -> LoadLa
         levels = tuple((int(k), LevelCost(*v)) for k, v in data["levels"])
         reach = tuple((int(n), LevelCost(*v)) for n, v in data["reach"])
         memory = LevelCost(*data["memory"])
-        _MEASURED[key] = LoadLatencies(levels, memory, data["line_size"], reach, data["page_fault"])
+        _MEASURED[key] = LoadLatencies(
+            levels, memory, data["line_size"], reach, data["page_fault"], data["memory_size"]
+        )
         return _MEASURED[key]
     line = caches[0].line_size or 64
     between = reach_sets(caches)
-    cycles, page_fault = _run_probe(toolchain or get_toolchain(), line, working_sets(caches) + between)
+    sizes = working_sets(caches)
+    cycles, page_fault = _run_probe(toolchain or get_toolchain(), line, sizes + between)
     n = len(caches)
     result = LoadLatencies(
         tuple((c.level, cycles[k]) for k, c in enumerate(caches)),
@@ -303,11 +347,12 @@ def measure(toolchain: Toolchain | None = None, refresh: bool = False) -> LoadLa
         line,
         tuple(zip(between, cycles[n + 1 :], strict=True)),
         page_fault,
+        sizes[-1],
     )
     stored.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "levels": result.levels, "memory": result.memory, "line_size": line, "reach": result.reach,
-        "page_fault": page_fault,
+        "page_fault": page_fault, "memory_size": sizes[-1],
     }  # fmt: skip
     stored.write_text(json.dumps(record))
     _MEASURED[key] = result

@@ -19,8 +19,11 @@ below the last, the last level, memory) and by how the source line that missed u
 
 and each page the program touches first costs a minor page fault (``faults``, counted in one
 native run of the program; ``fault`` the kernel's cycles to map and zero a page and give it back).
-All costs are asked of the machine, not assumed: `mlgo_env.load_latency` measures a pointer
-chase and a sweep at each level of this host's hierarchy, once per machine. On this Zen 4 VM a
+What a miss to memory costs grows with the working set (page walks): it is taken at the
+program's footprint (its page faults × the page size), between the working sets the probe
+measured beyond the last level. All costs are asked of the machine, not assumed:
+`mlgo_env.load_latency` measures a pointer chase and a sweep at each level of this host's
+hierarchy, once per machine. On this Zen 4 VM a
 random load from a working set of half the L3 costs 520 cycles, near memory's 690 (the L3 a VM
 sees is not the chip's), and a swept line from memory 10.
 
@@ -90,6 +93,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 import statistics
 import warnings
@@ -139,6 +143,7 @@ access of ~80–100 ns at 3–4 GHz. A guess, announced with a warning; `fit_per
 DEFAULT_MLP = 4.0
 """Misses in flight at once where nothing measured the overlap (caches of another machine)."""
 
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 _MAX_SCALE = 64.0  # the most a copy's counts are scaled to conserve its bytes (vector width x unroll)
 
 logger = logging.getLogger(__name__)
@@ -196,7 +201,7 @@ class PerfBreakdown(NamedTuple):
     blocks_estimated: int
     """Blocks that run but were costed by the modelled blocks' cycles per instruction: the cold tail."""
     latency: float
-    """Core cycles of one miss."""
+    """Core cycles of one miss to memory, at the program's footprint (`MissCosts.for_footprint`)."""
     caches: str
     """The cache geometry valgrind simulated (`CacheConfig.spec`)."""
 
@@ -348,9 +353,12 @@ def map_profile(
 
 _CYCLES = r"(\d{1,7}(?:\.\d{1,3})?)"
 _COST = rf"{_CYCLES}/{_CYCLES}(?:/{_CYCLES})?"
-MISS_COSTS_SPEC = rf"mid={_COST} last={_COST} memory={_COST}(?: fault={_CYCLES})?"
+_POINT = rf"\d{{1,13}}:{_COST}"
+MISS_COSTS_SPEC = rf"mid={_COST} last={_COST} memory={_COST}(?: fault={_CYCLES})?(?: curve=([0-9.:/,]{{1,800}}))?"
 """How `MissCosts.spec` writes the costs: ``mid=LATENCY/SWEEP/OVERLAPPED last=... memory=... fault=CYCLES``,
-in cycles (without OVERLAPPED, a level's latency / `DEFAULT_MLP`; without ``fault``, page faults cost nothing)."""
+in cycles, then ``curve=BYTES:LATENCY/SWEEP/OVERLAPPED,...`` (memory's costs by working set); without
+OVERLAPPED a level's latency / `DEFAULT_MLP`, without ``fault`` page faults cost nothing, without
+``curve`` memory costs the same whatever the footprint."""
 
 
 class MissCosts(NamedTuple):
@@ -364,15 +372,25 @@ class MissCosts(NamedTuple):
     """Served by memory: a last-level miss."""
     page_fault: float = 0.0
     """A minor page fault (`mlgo_env.load_latency.LoadLatencies.page_fault`)."""
+    memory_curve: tuple[tuple[int, LevelCost], ...] = ()
+    """(working-set bytes, cost) of loads from memory, ascending (`LoadLatencies.beyond`): what a
+    miss to memory costs grows with the program's footprint (page walks). Empty: `memory` always."""
+
+    def for_footprint(self, footprint: int) -> MissCosts:
+        """These costs with memory's at a working set of `footprint` bytes (interpolated on the curve)."""
+        if not self.memory_curve:
+            return self
+        return self._replace(memory=load_latency.interpolate(self.memory_curve, footprint))
 
     def spec(self) -> str:
         """The costs as text (`parse` reads them back): how they travel with the reward's options."""
-        levels = (("mid", self.mid), ("last", self.last), ("memory", self.memory))
-        written = " ".join(
-            f"{name}={c.latency:.3f}/{c.stream:.3f}" + ("" if c.overlapped is None else f"/{c.overlapped:.3f}")
-            for name, c in levels
-        )
-        return f"{written} fault={self.page_fault:.3f}"
+
+        def text(c: LevelCost) -> str:
+            return f"{c.latency:.3f}/{c.stream:.3f}" + ("" if c.overlapped is None else f"/{c.overlapped:.3f}")
+
+        written = f"mid={text(self.mid)} last={text(self.last)} memory={text(self.memory)}"
+        curve = ",".join(f"{n}:{text(c)}" for n, c in self.memory_curve)
+        return f"{written} fault={self.page_fault:.3f}" + (f" curve={curve}" if curve else "")
 
     @classmethod
     def parse(cls, spec: str) -> MissCosts:
@@ -383,12 +401,19 @@ class MissCosts(NamedTuple):
         """
         match = re.fullmatch(MISS_COSTS_SPEC, spec.strip())
         if match is None:
-            raise ValueError(
-                f"miss costs {spec!r} are not written as 'mid=LATENCY/SWEEP last=... memory=... fault=CYCLES'"
-            )
-        n = [None if group is None else float(group) for group in match.groups()]
+            form = "mid=LATENCY/SWEEP/OVERLAPPED last=... memory=... fault=CYCLES curve=BYTES:LATENCY/SWEEP/..."
+            raise ValueError(f"miss costs {spec!r} are not written as {form!r}")
+        *numbers, curve = match.groups()
+        n = [None if group is None else float(group) for group in numbers]
         mid, last, memory = (LevelCost(n[k] or 0.0, n[k + 1] or 0.0, n[k + 2]) for k in (0, 3, 6))
-        return cls(mid, last, memory, n[9] or 0.0)
+        points = []
+        for point in curve.split(",") if curve else []:
+            if not re.fullmatch(_POINT, point):
+                raise ValueError(f"miss costs {spec!r}: {point!r} is not BYTES:LATENCY/SWEEP/OVERLAPPED")
+            size, costs = point.split(":")
+            values = [float(v) for v in costs.split("/")]
+            points.append((int(size), LevelCost(values[0], values[1], values[2] if len(values) > 2 else None)))
+        return cls(mid, last, memory, n[9] or 0.0, tuple(sorted(points)))
 
     def cycles(self, counts: VariantCounts, has_mid: bool) -> tuple[float, float, float]:
         """What first-level misses cost, by the level that served them.
@@ -569,11 +594,13 @@ class PerfModelReward(TargetCpuReward):
             return LevelCost(max(cost.latency - l1.latency, 0.0), max(cost.stream - l1.stream, 0.0), overlapped)
 
         memory = extra(costs.memory)
+        curve = tuple((n, extra(cost)) for n, cost in costs.beyond(self.cache.ll.size)) if latency is None else ()
         return MissCosts(
             mid=extra(costs.at(self.cache.mid.level)) if self.cache.mid is not None else LevelCost(0.0, 0.0, 0.0),
             last=extra(costs.at(self.cache.ll.level)),
             memory=memory if latency is None else memory._replace(latency=latency),
             page_fault=costs.page_fault,
+            memory_curve=curve,
         )
 
     def use_profile(self, module: CompiledModule) -> Profile:
@@ -612,7 +639,9 @@ class PerfModelReward(TargetCpuReward):
         if len(cold):  # the modelled blocks' cycles per instruction, weighted as they run
             per_instruction = np.dot(counts[hot], costs[hot]) / max(float(np.dot(counts[hot], size[hot])), 1e-300)
             costs[cold] = size[cold] * (per_instruction if per_instruction > 0 else 1.0)
-        stall, scattered, stream = self.miss_costs.cycles(mapped, has_mid=self.cache.mid is not None)
+        footprint = profile.page_faults * _PAGE_SIZE  # the pages the program touched
+        miss_costs = self.miss_costs.for_footprint(footprint)
+        stall, scattered, stream = miss_costs.cycles(mapped, has_mid=self.cache.mid is not None)
         return PerfBreakdown(
             throughput_cycles=float(np.dot(counts, costs)),
             llc_misses=mapped.misses,
@@ -628,7 +657,7 @@ class PerfModelReward(TargetCpuReward):
             mcpu=self.mcpu,
             blocks_modelled=len(hot),
             blocks_estimated=len(cold),
-            latency=self.latency,
+            latency=miss_costs.memory.latency,
             caches=self.simulated_cache.spec(),
         )
 

@@ -35,7 +35,9 @@ def test_every_data_cache_is_measured_and_memory_is_slowest(monkeypatch: pytest.
     assert measured.page_fault > (4096 // measured.line_size) * l1.stream
     with pytest.raises(KeyError, match="L9"):
         measured.at(9)
-    caches = load_latency.data_caches()  # the last level holds at least its own working set
+    caches = load_latency.data_caches()
+    assert measured.beyond(1 << 62) == ((load_latency.working_sets(caches)[-1], measured.memory),)
+    # the last level holds at least its own working set
     held = measured.effective_last_level(caches[-1].size)
     assert min(caches[-1].size, 2 * load_latency.working_sets(caches)[len(caches) - 1]) <= held <= caches[-1].size
 
@@ -45,6 +47,17 @@ def test_every_data_cache_is_measured_and_memory_is_slowest(monkeypatch: pytest.
     monkeypatch.setattr(load_latency, "_run_probe", fail)
     monkeypatch.setattr(load_latency, "_MEASURED", {})
     assert load_latency.measure() == measured  # from the disk cache: once per machine
+
+
+def test_costs_between_measured_working_sets_are_interpolated_in_log_size() -> None:
+    points = [(1 << 20, LevelCost(10.0, 1.0, 2.0)), (1 << 22, LevelCost(30.0, 3.0, None))]
+    assert load_latency.interpolate(points, 1 << 10) == points[0][1]
+    assert load_latency.interpolate(points, 1 << 30) == points[1][1]
+    halfway = load_latency.interpolate(points, 1 << 21)
+    assert halfway.latency == pytest.approx(20.0) and halfway.stream == pytest.approx(2.0)
+    assert halfway.overlapped is None  # unknown at one end: unknown between
+    with pytest.raises(ValueError, match="no measured"):
+        load_latency.interpolate([], 1)
 
 
 def test_a_machine_without_data_caches_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

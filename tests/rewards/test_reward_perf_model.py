@@ -203,8 +203,13 @@ def test_the_target_is_resolved_once_and_travels(monkeypatch: pytest.MonkeyPatch
 
 
 def test_miss_costs_travel_as_text_with_or_without_page_faults() -> None:
-    costs = MissCosts(LevelCost(1.0, 2.0, 0.5), LevelCost(3.0, 4.0, 1.5), LevelCost(5.0, 6.0, 2.5), 7.5)
+    curve = ((64 << 20, LevelCost(4.0, 5.0, 2.0)), (1 << 31, LevelCost(6.0, 7.0, 3.0)))
+    costs = MissCosts(LevelCost(1.0, 2.0, 0.5), LevelCost(3.0, 4.0, 1.5), LevelCost(5.0, 6.0, 2.5), 7.5, curve)
     assert MissCosts.parse(costs.spec()) == costs
+    assert costs.for_footprint(1 << 20).memory == curve[0][1] and costs.for_footprint(1 << 40).memory == curve[1][1]
+    assert 4.0 < costs.for_footprint(256 << 20).memory.latency < 6.0  # between the working sets measured
+    with pytest.raises(ValueError, match="miss costs"):
+        MissCosts.parse("mid=1/2 last=3/4 memory=5/6 curve=12:,34")
     older = MissCosts(LevelCost(1.0, 2.0), LevelCost(3.0, 4.0), LevelCost(5.0, 6.0))  # no overlap measured, no faults
     assert MissCosts.parse("mid=1/2 last=3/4 memory=5/6") == older
 
@@ -254,8 +259,9 @@ def test_streaming_64_mib_misses_the_llc_far_more_than_16_kib(compile_c, toolcha
     assert large["llc_misses"] > 2e6  # type: ignore[index]  # 1 Mi lines written, read twice
     # this machine's own caches: each level's misses cost what this machine's loads cost there
     measured = load_latency.measure()
-    latency = measured.memory.latency - measured.at(1).latency
-    assert large["mcpu"] == "znver4" and large["latency"] == pytest.approx(latency)  # type: ignore[index]
+    # a miss to memory costs what this machine's loads cost in a working set of the program's footprint
+    beyond = [c.latency - measured.at(1).latency for _, c in measured.beyond(reward.cache.ll.size)]  # type: ignore[attr-defined]
+    assert large["mcpu"] == "znver4" and min(beyond) - 1e-6 <= large["latency"] <= max(beyond) + 1e-6  # type: ignore[index,operator]
     if reward.cache.mid is not None:  # simulated apart: every level misses at least what the next does
         assert large["d1_misses"] >= large["mid_misses"] >= large["llc_misses"]  # type: ignore[index,operator]
     else:
