@@ -39,7 +39,10 @@ __all__ = [
     "build_from_compile_commands",
     "CorpusBuild",
     "default_corpus",
+    "first_error",
+    "link_bitcode",
     "module_names",
+    "write_module",
 ]
 
 BUNDLED_PROGRAMS = Path(__file__).resolve().parent.parent / "benchmarks" / "programs"
@@ -188,7 +191,13 @@ def _compile_to_bitcode(
         raise CompilerError(f"compiling {source} to bitcode failed", result.stderr)
 
 
-def _link_bitcode(toolchain: Toolchain, inputs: list[Path], output: Path) -> None:
+def link_bitcode(toolchain: Toolchain, inputs: list[Path], output: Path) -> None:
+    """llvm-link `inputs` into `output`.
+
+    Raises:
+        CompilerError: llvm-link failed (its stderr attached).
+        subprocess.TimeoutExpired: it ran past 300 s.
+    """
     result = subprocess.run(
         [str(toolchain.tool("llvm-link")), *map(str, inputs), "-o", str(output)],
         capture_output=True,
@@ -199,7 +208,8 @@ def _link_bitcode(toolchain: Toolchain, inputs: list[Path], output: Path) -> Non
         raise CompilerError(f"linking {len(inputs)} bitcode files into {output.name} failed", result.stderr)
 
 
-def _write_module(root: Path, name: str, options: list[str]) -> None:
+def write_module(root: Path, name: str, options: list[str]) -> None:
+    """Write module `name`'s recorded options (``NAME.cmd``, NUL-separated) beside its bitcode."""
     (root / f"{name}.cmd").write_text("\0".join(options))
 
 
@@ -234,8 +244,8 @@ def build_from_programs(
                 part = Path(tmp) / f"{c_file.stem}.bc"
                 _compile_to_bitcode(toolchain, c_file, part, [*bitcode_options, f"-I{folder}"])
                 parts.append(part)
-            _link_bitcode(toolchain, parts, output / f"{folder.name}.bc")
-        _write_module(output, folder.name, options)
+            link_bitcode(toolchain, parts, output / f"{folder.name}.bc")
+        write_module(output, folder.name, options)
         meta_file = folder / "program.json"
         meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
         expected_file = folder / "expected_output.txt"
@@ -315,11 +325,11 @@ def build_from_compile_commands(
             _compile_to_bitcode(toolchain, job.source, bitcode, list(job.options), cwd=job.directory)
         except CompilerError as exc:
             bitcode.unlink(missing_ok=True)
-            return job, _first_error(exc.stderr) or str(exc)
+            return job, first_error(exc.stderr) or str(exc)
         except (subprocess.TimeoutExpired, OSError) as exc:
             bitcode.unlink(missing_ok=True)
             return job, f"{type(exc).__name__}: {exc}"
-        _write_module(output, module, list(job.options))
+        write_module(output, module, list(job.options))
         return job, None
 
     modules = []
@@ -362,7 +372,7 @@ def module_names(sources: list[Path], root: Path | None = None) -> dict[Path, st
     return names
 
 
-def _first_error(stderr: str) -> str:
+def first_error(stderr: str) -> str:
     """The compiler's first ``error:`` line (what a table of failures shows)."""
     return next((line.strip() for line in stderr.splitlines() if "error:" in line), stderr.strip()[:300])
 

@@ -30,11 +30,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from elftools.common.exceptions import ELFError
+from elftools.common.exceptions import DWARFError, ELFError
 from elftools.elf.elffile import ELFFile
 
-from mlgo_env.corpus import Corpus, module_names
-from mlgo_env.errors import CorpusError
+from mlgo_env.corpus import Corpus, first_error, link_bitcode, module_names, write_module
+from mlgo_env.errors import CompilerError, CorpusError
 from mlgo_env.toolchain import Toolchain, get_toolchain
 
 __all__ = ["LinkReport", "LinkedProgram", "executables", "link_programs", "linked_sources"]
@@ -88,20 +88,23 @@ def linked_sources(executable: Path, root: Path) -> list[Path]:
     """The source files `executable` was linked from: its DWARF compile units, relative ones under `root`.
 
     Raises:
-        CorpusError: the executable has no debug information.
+        CorpusError: the executable has no debug information, or its ELF or DWARF is unreadable.
     """
     with open(executable, "rb") as handle:
-        elf = ELFFile(handle)
-        if not elf.has_dwarf_info():
-            raise CorpusError(f"{executable} has no DWARF: build with -g to know what it was linked from")
-        sources = []
-        for unit in elf.get_dwarf_info().iter_CUs():
-            attributes = unit.get_top_DIE().attributes
-            if "DW_AT_name" not in attributes:
-                continue
-            name = Path(os.fsdecode(attributes["DW_AT_name"].value))
-            folder = Path(os.fsdecode(attributes["DW_AT_comp_dir"].value)) if "DW_AT_comp_dir" in attributes else root
-            sources.append(Path(os.path.normpath(root / folder / name)))  # an absolute part replaces root
+        try:
+            elf = ELFFile(handle)
+            if not elf.has_dwarf_info():
+                raise CorpusError(f"{executable} has no DWARF: build with -g to know what it was linked from")
+            units = [unit.get_top_DIE().attributes for unit in elf.get_dwarf_info().iter_CUs()]
+        except (ELFError, DWARFError) as exc:
+            raise CorpusError(f"{executable}: unreadable ELF or DWARF: {exc}") from exc
+    sources = []
+    for attributes in units:
+        if "DW_AT_name" not in attributes:
+            continue
+        name = Path(os.fsdecode(attributes["DW_AT_name"].value))
+        folder = Path(os.fsdecode(attributes["DW_AT_comp_dir"].value)) if "DW_AT_comp_dir" in attributes else root
+        sources.append(Path(os.path.normpath(root / folder / name)))  # an absolute part replaces root
     return sources
 
 
@@ -169,10 +172,13 @@ def link_programs(
         program = LinkedProgram(names[exe], str(exe), modules, missing)
         try:
             _link(toolchain, [corpus.benchmark(m).bitcode for m in modules], output / f"{program.module}.bc")
-        except CorpusError as exc:
-            report.failed[str(exe)] = str(exc)
+        except CompilerError as exc:
+            report.failed[str(exe)] = first_error(exc.stderr) or str(exc)
             continue
-        (output / f"{program.module}.cmd").write_text("\0".join(corpus.benchmark(modules[0]).options))
+        except subprocess.TimeoutExpired as exc:
+            report.failed[str(exe)] = f"{Path(str(exc.cmd[0])).name} ran past {exc.timeout:.0f} s"
+            continue
+        write_module(output, program.module, list(corpus.benchmark(modules[0]).options))
         linked_from[key] = program.module
         report.programs.append(program)
     output.mkdir(parents=True, exist_ok=True)
@@ -209,20 +215,19 @@ def _link(toolchain: Toolchain, inputs: list[Path], output: Path) -> None:
     """llvm-link `inputs` into `output`, every symbol but ``main`` internalized and unused ones dropped.
 
     Raises:
-        CorpusError: llvm-link or opt failed (the tool's first error line).
+        CompilerError: llvm-link or opt failed (its stderr attached).
+        subprocess.TimeoutExpired: one of them ran past 300 s.
     """
     output.parent.mkdir(parents=True, exist_ok=True)
     linked = output.with_suffix(".linked.bc")
-    steps = [
-        [str(toolchain.tool("llvm-link")), *map(str, inputs), "-o", str(linked)],
-        [str(toolchain.tool("opt")), "-passes=internalize,globaldce", "-internalize-public-api-list=main",
-         str(linked), "-o", str(output)],
-    ]  # fmt: skip
     try:
-        for command in steps:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-            if result.returncode != 0:
-                first = next((line for line in result.stderr.splitlines() if "error" in line), result.stderr[:300])
-                raise CorpusError(f"{Path(command[0]).name} failed: {first.strip()}")
+        link_bitcode(toolchain, inputs, linked)
+        command = [
+            str(toolchain.tool("opt")), "-passes=internalize,globaldce", "-internalize-public-api-list=main",
+            str(linked), "-o", str(output),
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        if result.returncode != 0:
+            raise CompilerError(f"internalizing {output.name} failed", result.stderr)
     finally:
         linked.unlink(missing_ok=True)

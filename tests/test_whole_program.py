@@ -86,6 +86,13 @@ def test_each_executable_becomes_one_internalized_module(tmp_path: Path, toolcha
     assert "main" in symbols and "helper" not in symbols
 
 
+def test_an_unreadable_executable_is_a_clear_error(tmp_path: Path) -> None:
+    truncated = tmp_path / "truncated"
+    truncated.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(9) + b"garbage")
+    with pytest.raises(CorpusError, match="unreadable ELF or DWARF"):
+        linked_sources(truncated, tmp_path)
+
+
 def test_a_corpus_that_does_not_record_sources_is_refused(tmp_path: Path, toolchain: Toolchain) -> None:
     root = tmp_path / "project"
     build_from_compile_commands(_build(root, toolchain), tmp_path / "corpus", toolchain)
