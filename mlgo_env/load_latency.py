@@ -178,7 +178,10 @@ int main(int argc, char **argv) {
   double fault = 1e30, clock = 1e30;
   for (int round = 0; round < 3; round++) {
     double ns = fault_ns(64L << 20), cycle = cycle_ns(adds);
-    if (ns < 0) return 3;
+    if (ns < 0) {
+      fputs("could not time page faults: mmap failed, or getrusage counted none\n", stderr);
+      return 3;
+    }
     if (ns < fault) fault = ns;
     if (cycle < clock) clock = cycle;
   }
@@ -360,7 +363,7 @@ def measure(toolchain: Toolchain | None = None, refresh: bool = False) -> LoadLa
 
 
 def _run_probe(toolchain: Toolchain, line: int, sizes: list[int]) -> tuple[list[LevelCost], float]:
-    """Chase and sweep cycles at each of `sizes`, and cycles per page fault."""
+    """Chase, sweep and independent-load cycles at each of `sizes`, and cycles per page fault."""
     with tempfile.TemporaryDirectory(prefix="mlgo-latency-") as scratch:
         source, exe = Path(scratch) / "chase.c", Path(scratch) / "chase"
         source.write_text(_CHASE)

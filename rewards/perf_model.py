@@ -22,8 +22,8 @@ native run of the program; ``fault`` the kernel's cycles to map and zero a page 
 What a miss to memory costs grows with the working set (page walks): it is taken at the
 program's footprint (its page faults × the page size), between the working sets the probe
 measured beyond the last level. All costs are asked of the machine, not assumed:
-`mlgo_env.load_latency` measures a pointer chase and a sweep at each level of this host's
-hierarchy, once per machine. On this Zen 4 VM a
+`mlgo_env.load_latency` measures a pointer chase, a sweep and independent random loads at each
+level of this host's hierarchy, and a page fault, once per machine. On this Zen 4 VM a
 random load from a working set of half the L3 costs 520 cycles, near memory's 690 (the L3 a VM
 sees is not the chip's), and a swept line from memory 10.
 
